@@ -1,0 +1,280 @@
+"""refmgr add: encode recordings into token files and write their manifests.
+
+Plan first, then apply: every recording is read, checked and encoded before anything is
+written, so one bad file leaves the repository exactly as it was. The files of all the
+recordings are then committed as one change under the repository lock (see store.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from refmgr import __version__, gitrepo
+from refmgr.audio import read_recording, resample
+from refmgr.backends.base import Codec
+from refmgr.backends.registry import codec_spec, load_codec
+from refmgr.errors import AudioError, ConfigError, RefError, RefmgrError, TokenFileError
+from refmgr.manifest import SCHEMA_VERSION, check_name, dump_manifest, validate_data
+from refmgr.project import Project
+from refmgr.reference import check_code_ranges
+from refmgr.store import commit, locked
+from refmgr.timestamps import utc_now
+from refmgr.tokens import encode_npy
+from refmgr.versions import installed_version
+from refmgr.voice import voice_profile
+
+TRANSCRIPT_SUFFIXES = (".lab", ".txt")  # the Fish Speech convention first
+
+Progress = Callable[[int, int, Path], None]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    name: str
+    source: str
+    tokens_path: str
+    manifest_path: str
+    codec: str
+    frames: int
+    token_bytes: int
+    source_bytes: int
+    duration_s: float
+    replaced: bool
+    warnings: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "tokens": self.tokens_path,
+            "manifest": self.manifest_path,
+            "codec": self.codec,
+            "frames": self.frames,
+            "token_bytes": self.token_bytes,
+            "source_bytes": self.source_bytes,
+            "duration_s": self.duration_s,
+            "replaced": self.replaced,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class _Item:
+    recording: Path
+    name: str
+    transcript: str
+
+
+def add_references(
+    project: Project,
+    recordings: Sequence[Path],
+    *,
+    name: str | None = None,
+    text: str | None = None,
+    text_file: Path | None = None,
+    language: str | None = None,
+    codec_id: str | None = None,
+    force: bool = False,
+    stage: bool = False,
+    progress: Progress | None = None,
+) -> list[AddResult]:
+    if not recordings:
+        raise RefmgrError("no recordings given")
+    if len(recordings) > 1 and (name is not None or text is not None or text_file is not None):
+        raise RefmgrError(
+            "--name, --text and --text-file apply to a single recording; for several, "
+            "put each transcript in a .lab or .txt file beside its recording"
+        )
+    codec_id = _allowed_codec(project, codec_id)
+    items = [_plan(rec, name, text, text_file) for rec in recordings]
+    _check_unique(items)
+    if not force:
+        for item in items:
+            _check_free(project, item.name)
+    _check_writable(project)
+
+    codec = load_codec(codec_id)
+    staged: list[tuple[Path, bytes]] = []
+    results: list[AddResult] = []
+    for i, item in enumerate(items):
+        if progress:
+            progress(i, len(items), item.recording)
+        npy, manifest, result = _encode(project, codec, item, language)
+        staged += [
+            (project.tokens_path(item.name), npy),
+            (project.manifest_path(item.name), manifest),
+        ]
+        results.append(result)
+
+    with locked(project):
+        replaced = {r.name for r in results if project.manifest_path(r.name).exists()}
+        if not force:
+            for r in results:  # another process may have taken the name while we encoded
+                _check_free(project, r.name)
+        commit(project, writes=staged)
+    results = [replace(r, replaced=r.name in replaced) for r in results]
+    if stage:
+        gitrepo.stage(project.root, [path for path, _ in staged])
+    return results
+
+
+def _allowed_codec(project: Project, codec_id: str | None) -> str:
+    codecs = project.config.codecs
+    codec_id = codec_id or codecs.default
+    codec_spec(codec_id)  # unknown ids fail here, listing the known ones
+    if codec_id not in codecs.allowed:
+        raise ConfigError(
+            f"codec '{codec_id}' is not in codecs.allowed ({', '.join(codecs.allowed)})",
+            project.config_path,
+        )
+    return codec_id
+
+
+def _plan(recording: Path, name: str | None, text: str | None, text_file: Path | None) -> _Item:
+    ref_name = name if name is not None else recording.stem
+    problem = check_name(ref_name)
+    if problem:
+        hint = "" if name is not None else " (from the file name; choose one with --name)"
+        raise RefError(problem + hint, recording)
+    return _Item(recording, ref_name, _transcript(recording, text, text_file))
+
+
+def _transcript(recording: Path, text: str | None, text_file: Path | None) -> str:
+    if text is not None:
+        source: Path | None = None
+        value = text
+    else:
+        source = text_file or next(
+            (p for s in TRANSCRIPT_SUFFIXES if (p := recording.with_suffix(s)).is_file()), None
+        )
+        if source is None:
+            raise RefmgrError(
+                'no transcript: pass --text "..." or --text-file FILE, or put it in '
+                f"{recording.with_suffix('.lab').name} beside the recording",
+                recording,
+            )
+        try:
+            value = source.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            raise RefmgrError("transcript file not found", source) from None
+        except UnicodeDecodeError:
+            raise RefmgrError("transcript is not UTF-8 text", source) from None
+        except OSError as e:
+            raise RefmgrError(f"cannot read transcript: {e.strerror}", source) from None
+    value = " ".join(value.split())
+    if not value:
+        raise RefmgrError("transcript is empty", source or recording)
+    return value
+
+
+def _check_unique(items: list[_Item]) -> None:
+    seen: dict[str, Path] = {}
+    for item in items:
+        if item.name in seen:
+            raise RefError(
+                f"reference name '{item.name}' is also used by {seen[item.name]}", item.recording
+            )
+        seen[item.name] = item.recording
+
+
+def _check_free(project: Project, name: str) -> None:
+    for path in (project.manifest_path(name), project.tokens_path(name)):
+        if path.exists():
+            raise RefError(
+                f"reference '{name}' already exists ({project.relative(path)}); "
+                "use --force to replace it"
+            )
+
+
+def _check_writable(project: Project) -> None:
+    for directory in (project.refs_dir, project.manifests_dir):
+        if not directory.is_dir():
+            raise RefmgrError("is not a directory (run refmgr init)", directory)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise RefmgrError("directory is not writable", directory)
+
+
+def _encode(
+    project: Project, codec: Codec, item: _Item, language: str | None
+) -> tuple[bytes, bytes, AddResult]:
+    spec = codec.spec
+    recording = read_recording(item.recording, project.config.limits)
+    samples = resample(recording.samples, recording.sample_rate, spec.sample_rate)
+    codes = codec.encode(samples)
+    expected_frames = spec.frames_for(len(samples))
+    if codes.shape != (spec.n_codebooks, expected_frames):
+        raise AudioError(
+            f"codec {spec.id} returned codes of shape {list(codes.shape)}, "
+            f"expected [{spec.n_codebooks}, {expected_frames}]",
+            item.recording,
+        )
+    check_code_ranges(codes, spec.id, item.recording)
+    npy = encode_npy(codes.astype(spec.storage_dtype))
+    limit = project.config.limits.max_token_bytes
+    if len(npy) > limit:
+        raise TokenFileError(
+            f"token file would be {len(npy)} bytes, over limits.max_token_bytes = {limit}",
+            item.recording,
+        )
+    tokens_rel = project.tokens_relpath(item.name)
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "name": item.name,
+        "transcript": item.transcript,
+        "language": language,
+        "tokens": {
+            "path": tokens_rel,
+            "sha256": _sha256(npy),
+            "bytes": len(npy),
+            "dtype": spec.storage_dtype,
+            "shape": list(codes.shape),
+        },
+        "codec": {
+            "id": spec.id,
+            "library": {
+                "name": spec.distribution,
+                "version": installed_version(spec.distribution) or "unknown",
+            },
+            "sample_rate": spec.sample_rate,
+            "hop": spec.hop,
+            "frame_rate": spec.frame_rate,
+            "n_codebooks": spec.n_codebooks,
+            "code_ranges": [list(r) for r in spec.code_ranges],
+            **codec.pins(),
+        },
+        "source": {
+            "file": item.recording.name,
+            "sha256": recording.sha256,
+            "bytes": recording.bytes,
+            "duration_s": round(recording.duration_s, 6),
+            "sample_rate": recording.sample_rate,
+            "channels": recording.channels,
+        },
+        "voice": voice_profile(recording.samples, recording.sample_rate, item.transcript),
+        "created": {"at": utc_now(), "refmgr_version": __version__},
+    }
+    manifest_path = project.manifest_path(item.name)
+    validate_data(data, manifest_path)  # what we write must be what we accept
+    result = AddResult(
+        name=item.name,
+        source=str(item.recording),
+        tokens_path=tokens_rel,
+        manifest_path=project.relative(manifest_path),
+        codec=spec.id,
+        frames=int(codes.shape[1]),
+        token_bytes=len(npy),
+        source_bytes=recording.bytes,
+        duration_s=round(recording.duration_s, 3),
+        replaced=False,
+        warnings=recording.warnings,
+    )
+    return npy, dump_manifest(data), result
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,65 @@
+"""refmgr decode: turn a reference's stored tokens back into audio, to hear what is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from refmgr.audio import resample, wav_bytes
+from refmgr.backends.registry import load_codec
+from refmgr.errors import RefmgrError
+from refmgr.fsutil import atomic_write
+from refmgr.project import Project
+from refmgr.reference import load_reference, read_codes
+from refmgr.versions import installed_version
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    name: str
+    output: str
+    sample_rate: int
+    duration_s: float
+    warnings: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "output": self.output,
+            "sample_rate": self.sample_rate,
+            "duration_s": self.duration_s,
+            "warnings": list(self.warnings),
+        }
+
+
+def decode_reference(
+    project: Project, name: str, output: Path, *, sample_rate: int | None = None
+) -> DecodeResult:
+    ref = load_reference(project, name)
+    codes = read_codes(project, ref)
+    if output.is_dir():
+        raise RefmgrError("is a directory; give a file name such as out.wav", output)
+    if not output.parent.is_dir():
+        raise RefmgrError("directory does not exist", output.parent)
+    warnings = []
+    library = ref.manifest.data["codec"]["library"]
+    installed = installed_version(library["name"]) or "nothing (not installed)"
+    if installed != library["version"]:
+        warnings.append(
+            f"tokens were made with {library['name']} {library['version']}, "
+            f"decoding with {installed}"
+        )
+    codec = load_codec(ref.manifest.codec_id)
+    audio = codec.decode(codes)
+    rate = codec.spec.sample_rate
+    if sample_rate is not None and sample_rate != rate:
+        audio, rate = resample(audio, rate, sample_rate), sample_rate
+    atomic_write(output, wav_bytes(audio, rate))
+    return DecodeResult(
+        name=name,
+        output=str(output),
+        sample_rate=rate,
+        duration_s=round(len(audio) / rate, 3),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,231 @@
+"""refmgr.toml: the voice repository's settings.
+
+The file maps onto the frozen dataclasses below; one generic loader walks them, so adding
+a setting is adding a field. Unknown keys are errors with a "did you mean" suggestion,
+and ``schema_version`` is checked before anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from refmgr.errors import ConfigError
+
+CONFIG_FILE = "refmgr.toml"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CodecSettings:
+    default: str = "codec2-3200"
+    allowed: tuple[str, ...] = ("codec2-3200",)
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_duration_s: float = 3.0
+    max_duration_s: float = 90.0
+    max_token_bytes: int = 1_048_576
+    # Recordings quieter than this (RMS, dB full scale) are refused as silent.
+    silence_dbfs: float = -50.0
+    # Warn when more than this fraction of samples sits at full scale.
+    clipping_warn_ratio: float = 0.001
+
+
+@dataclass(frozen=True)
+class Paths:
+    refs: str = "refs"
+    manifests: str = "manifests"
+    renders: str = "renders"
+
+
+@dataclass(frozen=True)
+class Config:
+    schema_version: int = SCHEMA_VERSION
+    codecs: CodecSettings = field(default_factory=CodecSettings)
+    limits: Limits = field(default_factory=Limits)
+    paths: Paths = field(default_factory=Paths)
+
+
+T = TypeVar("T")
+
+
+def load_config(path: Path) -> Config:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("no such file", path) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", path) from None
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML: {e}", path) from None
+    return parse_config(table, path)
+
+
+def parse_config(table: dict[str, Any], path: Path) -> Config:
+    version = table.get("schema_version")
+    if version is None:
+        raise ConfigError(
+            "missing 'schema_version' (this file was not written by refmgr init)", path
+        )
+    if type(version) is not int:
+        raise ConfigError(f"'schema_version' must be an integer, not {version!r}", path)
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"schema_version {version} is newer than this refmgr supports ({SCHEMA_VERSION}): "
+            "upgrade refmgr",
+            path,
+        )
+    if version < 1:
+        raise ConfigError(f"unsupported schema_version {version}", path)
+    config = _build(Config, table, "", path)
+    _check_semantics(config, path)
+    return config
+
+
+def _build(cls: type[T], table: dict[str, Any], where: str, path: Path) -> T:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in table:
+        if key not in fields:
+            raise ConfigError(_unknown_key(where + key, key, list(fields)), path)
+    values: dict[str, Any] = {}
+    for name in fields:
+        if name in table:
+            values[name] = _convert(hints[name], table[name], where + name, path)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str, path: Path) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"'{key}' must be a table", path)
+        return _build(typing.cast(type, hint), value, key + ".", path)
+    if origin is tuple:
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        if not isinstance(value, list):
+            raise ConfigError(f"'{key}' must be an array", path)
+        return tuple(_convert(item, v, f"{key}[{i}]", path) for i, v in enumerate(value))
+    if origin is dict:
+        _, item = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"'{key}' must be a table", path)
+        return {k: _convert(item, v, f"{key}.{k}", path) for k, v in value.items()}
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, key, path)
+    if hint is float:
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise ConfigError(f"'{key}' must be a number, not {value!r}", path)
+        return float(value)
+    if hint in (int, str, bool):
+        if type(value) is not hint:
+            raise ConfigError(f"'{key}' must be {_type_name(hint)}, not {value!r}", path)
+        return value
+    raise TypeError(f"unsupported config type {hint!r} for {key}")
+
+
+def _type_name(hint: type) -> str:
+    return {int: "an integer", str: "a string", bool: "true or false"}[hint]
+
+
+def _unknown_key(full: str, key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean '{full[: -len(key)]}{close[0]}'?)" if close else ""
+    return f"unknown key '{full}'{hint}"
+
+
+def _check_semantics(config: Config, path: Path) -> None:
+    from refmgr.backends.registry import CODECS
+
+    for codec_id in (config.codecs.default, *config.codecs.allowed):
+        if codec_id not in CODECS:
+            raise ConfigError(
+                f"unknown codec '{codec_id}' (known: {', '.join(sorted(CODECS))})", path
+            )
+    if config.codecs.default not in config.codecs.allowed:
+        raise ConfigError(
+            f"codecs.default '{config.codecs.default}' is not in codecs.allowed", path
+        )
+    limits = config.limits
+    if not 0 < limits.min_duration_s < limits.max_duration_s:
+        raise ConfigError(
+            "limits: need 0 < min_duration_s < max_duration_s "
+            f"(got {limits.min_duration_s} and {limits.max_duration_s})",
+            path,
+        )
+    if limits.max_token_bytes <= 0:
+        raise ConfigError("limits.max_token_bytes must be positive", path)
+    for name in ("refs", "manifests", "renders"):
+        value = getattr(config.paths, name)
+        p = PurePosixPath(value)
+        if not value or p.is_absolute() or ".." in p.parts or "\\" in value:
+            raise ConfigError(
+                f"paths.{name} must be a relative path inside the repository, not {value!r}", path
+            )
+
+
+def dump_config(config: Config) -> str:
+    """The canonical TOML text of a config (what init and later edits write)."""
+    lines = [
+        "# refmgr voice repository settings. Unknown keys are errors.",
+        "# Reference: the 'Configuration' section of refmgr's README.",
+    ]
+    _emit(config, [], lines)
+    return "\n".join(lines) + "\n"
+
+
+def _emit(obj: Any, prefix: list[str], lines: list[str]) -> None:
+    scalars: list[tuple[str, Any]] = []
+    tables: list[tuple[list[str], Any]] = []
+    items = (
+        [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+        if dataclasses.is_dataclass(obj)
+        else list(obj.items())
+    )
+    for name, value in items:
+        if dataclasses.is_dataclass(value) or isinstance(value, dict):
+            tables.append(([*prefix, name], value))
+        elif value is not None:
+            scalars.append((name, value))
+    for name, value in scalars:
+        lines.append(f"{_key(name)} = {_toml_value(value)}")
+    for keys, value in tables:
+        lines.append("")
+        lines.append("[" + ".".join(_key(k) for k in keys) + "]")
+        _emit(value, keys, lines)
+
+
+def _key(name: str) -> str:
+    if name and all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
+        return name
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")

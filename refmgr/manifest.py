@@ -1,0 +1,180 @@
+"""manifests/NAME.json: reading (strictly), and writing (canonically).
+
+A manifest is checked in this order, so each problem gets the clearest message: bytes are
+UTF-8, the text is JSON with no duplicate key, the top level is an object, its
+``schema_version`` is one this refmgr reads, and then the JSON Schema (draft 2020-12,
+package data) holds. Writing is canonical (sorted keys, two-space indent, trailing
+newline) so diffs stay small and merges line-based.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from refmgr.errors import ManifestError
+from refmgr.tokens import TokenExpectation
+
+SCHEMA_VERSION = 1
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A schema-valid manifest; ``data`` is the JSON object as read."""
+
+    data: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def transcript(self) -> str:
+        return str(self.data["transcript"])
+
+    @property
+    def language(self) -> str | None:
+        value = self.data["language"]
+        return None if value is None else str(value)
+
+    @property
+    def codec_id(self) -> str:
+        return str(self.data["codec"]["id"])
+
+    @property
+    def tokens_path(self) -> str:
+        return str(self.data["tokens"]["path"])
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.data["source"]["duration_s"])
+
+    @property
+    def token_expectation(self) -> TokenExpectation:
+        t = self.data["tokens"]
+        return TokenExpectation(
+            sha256=t["sha256"], bytes=t["bytes"], dtype=t["dtype"], shape=tuple(t["shape"])
+        )
+
+
+def check_name(name: str) -> str | None:
+    """The problem with a reference name, or None if it is valid."""
+    if NAME_PATTERN.fullmatch(name):
+        return None
+    return (
+        f"invalid reference name '{name}': use 1-64 characters of a-z, 0-9, '_' and '-', "
+        "starting with a letter or digit"
+    )
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    from refmgr.backends.registry import CODECS
+
+    text = resources.files("refmgr").joinpath("schemas/manifest.v1.json").read_text("utf-8")
+    schema = json.loads(text)
+    # The registry is the one list of codec ids: the schema takes its enum from there.
+    schema["properties"]["codec"]["properties"]["id"]["enum"] = sorted(CODECS)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def parse_manifest(raw: bytes, path: Path) -> Manifest:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ManifestError(f"not UTF-8 (invalid byte at offset {e.start})", path) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except _DuplicateKey as e:
+        raise ManifestError(f"duplicate key '{e.args[0]}'", path) from None
+    except json.JSONDecodeError as e:
+        raise ManifestError(
+            f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})", path
+        ) from None
+    except RecursionError:
+        raise ManifestError("invalid JSON: nested too deeply", path) from None
+    if not isinstance(data, dict):
+        raise ManifestError("top level must be a JSON object", path)
+    check_schema_version(data, path)
+    return validate_data(data, path)
+
+
+def check_schema_version(data: Mapping[str, Any], path: Path) -> None:
+    version = data.get("schema_version")
+    if version is None:
+        raise ManifestError("missing 'schema_version'", path)
+    if type(version) is not int:
+        raise ManifestError(f"'schema_version' must be an integer, not {version!r}", path)
+    if version > SCHEMA_VERSION:
+        raise ManifestError(
+            f"schema_version {version} is newer than this refmgr reads ({SCHEMA_VERSION}): "
+            "upgrade refmgr",
+            path,
+        )
+    if version != SCHEMA_VERSION:
+        raise ManifestError(f"unsupported schema_version {version}", path)
+
+
+def validate_data(data: dict[str, Any], path: Path) -> Manifest:
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "top level"
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
+        raise ManifestError(f"{where}: {message}", path)
+    return Manifest(data)
+
+
+def load_manifest(path: Path) -> Manifest:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError("manifest is missing", path) from None
+    except IsADirectoryError:
+        raise ManifestError("manifest is a directory", path) from None
+    except OSError as e:
+        raise ManifestError(f"cannot read manifest: {e.strerror}", path) from None
+    return parse_manifest(raw, path)
+
+
+def dump_manifest(data: Mapping[str, Any]) -> bytes:
+    """Canonical text: sorted keys, two-space indent, arrays of plain values on one line."""
+    return (_canonical(data, "") + "\n").encode("utf-8")
+
+
+def _canonical(value: Any, indent: str) -> str:
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_canonical(value[k], inner)}"
+            for k in sorted(value)
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+        inner = indent + "  "
+        return "[\n" + ",\n".join(inner + _canonical(v, inner) for v in value) + "\n" + indent + "]"
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))

@@ -1,0 +1,18 @@
+"""Where refmgr keeps per-user files (the crash log), outside any repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def user_state_dir() -> Path:
+    explicit = os.environ.get("REFMGR_HOME")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "refmgr"
+
+
+def log_path() -> Path:
+    return user_state_dir() / "refmgr.log"

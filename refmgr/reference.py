@@ -1,0 +1,130 @@
+"""A reference in the repository: its manifest, its token file, and reading its codes safely."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from refmgr.backends.registry import codec_spec
+from refmgr.errors import ManifestError, RefError, TokenFileError
+from refmgr.manifest import Manifest, check_name, load_manifest
+from refmgr.project import Project
+
+
+@dataclass(frozen=True)
+class Reference:
+    manifest: Manifest
+    manifest_path: Path
+    tokens_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+
+def manifest_paths(project: Project) -> list[Path]:
+    if not project.manifests_dir.is_dir():
+        return []
+    return sorted(project.manifests_dir.glob("*.json"))
+
+
+def known_names(project: Project) -> list[str]:
+    return [p.stem for p in manifest_paths(project)]
+
+
+def require_valid_name(name: str) -> None:
+    problem = check_name(name)
+    if problem:
+        raise RefError(problem)
+
+
+def load_reference(project: Project, name: str) -> Reference:
+    """The reference NAME; raises if it is unknown or its manifest is invalid."""
+    require_valid_name(name)
+    path = project.manifest_path(name)
+    if not path.exists():
+        known = ", ".join(known_names(project)) or "none yet"
+        raise RefError(f"no reference '{name}' (known: {known})")
+    return reference_from_manifest(project, path)
+
+
+def reference_from_manifest(project: Project, path: Path) -> Reference:
+    manifest = load_manifest(path)
+    if manifest.name != path.stem:
+        raise ManifestError(
+            f"name '{manifest.name}' does not match the file name '{path.stem}'", path
+        )
+    return Reference(manifest, path, resolve_tokens_path(project, manifest, path))
+
+
+def iter_references(project: Project) -> Iterator[Reference | ManifestError]:
+    """Every reference in name order; an invalid manifest is yielded as its error."""
+    for path in manifest_paths(project):
+        try:
+            yield reference_from_manifest(project, path)
+        except ManifestError as e:
+            yield e
+
+
+def resolve_tokens_path(project: Project, manifest: Manifest, manifest_path: Path) -> Path:
+    """The token file a manifest names, which must be refs/NAME.npy inside the repository."""
+    raw = manifest.tokens_path
+    rel = PurePosixPath(raw)
+    refs = project.config.paths.refs
+    if rel.is_absolute() or raw.startswith(("\\", "~")) or (len(raw) > 1 and raw[1] == ":"):
+        raise ManifestError(
+            f"tokens.path '{raw}' is absolute; it must be inside {refs}/", manifest_path
+        )
+    if ".." in rel.parts:
+        raise ManifestError(f"tokens.path '{raw}' escapes {refs}/ with '..'", manifest_path)
+    expected = project.tokens_relpath(manifest.name)
+    if rel.as_posix() != expected:
+        raise ManifestError(f"tokens.path '{raw}' must be '{expected}'", manifest_path)
+    path = project.root / rel
+    # A symlink (of the file or of refs/ itself) must not lead out of refs/.
+    if path.is_symlink() or project.refs_dir.is_symlink():
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(Path(os.path.realpath(project.root)) / refs):
+            raise ManifestError(
+                f"tokens.path '{raw}' is a symlink leading outside {refs}/", manifest_path
+            )
+    return path
+
+
+def read_codes(project: Project, reference: Reference) -> np.ndarray[Any, Any]:
+    """The reference's codes, checked against the manifest (sha256, dtype, shape) and codec ranges."""
+    codes = read_checked_tokens(
+        reference.tokens_path, reference.manifest, project.config.limits.max_token_bytes
+    )
+    return codes
+
+
+def read_checked_tokens(path: Path, manifest: Manifest, max_bytes: int) -> np.ndarray[Any, Any]:
+    from refmgr.tokens import read_tokens
+
+    codes = read_tokens(path, manifest.token_expectation, max_bytes)
+    check_code_ranges(codes, manifest.codec_id, path)
+    return codes
+
+
+def check_code_ranges(codes: np.ndarray[Any, Any], codec_id: str, path: Path) -> None:
+    spec = codec_spec(codec_id)
+    if codes.ndim != 2 or codes.shape[0] != spec.n_codebooks:
+        raise TokenFileError(
+            f"shape {list(codes.shape)} is not ({spec.n_codebooks}, frames) as codec {codec_id} makes",
+            path,
+        )
+    if codes.shape[1] == 0:
+        return
+    lows, highs = codes.min(axis=1), codes.max(axis=1)
+    for book, ((low, high), lo, hi) in enumerate(zip(spec.code_ranges, lows, highs, strict=True)):
+        if lo < low or hi > high:
+            bad = int(lo) if lo < low else int(hi)
+            raise TokenFileError(
+                f"code {bad} in codebook {book} is outside {codec_id}'s range {low}..{high}", path
+            )
