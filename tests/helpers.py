@@ -51,7 +51,7 @@ def make_recording(
         return path
     audio = speak_float(text, sample_rate, Voice(voice))
     if seconds is not None:
-        n = int(round(seconds * sample_rate))
+        n = round(seconds * sample_rate)
         audio = np.resize(audio, n) if n > len(audio) else audio[:n]
     frames = np.repeat(audio[:, None], channels, axis=1)
     soundfile.write(path, frames, sample_rate, subtype=subtype)
