@@ -61,9 +61,17 @@ def locked(project: Project, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
 
 
 def recover_if_needed(project: Project) -> None:
-    if _journal_path(project).exists():
+    if _journal_path(project).exists() or _strays(project):
         with locked(project):
             recover(project)
+
+
+def _strays(project: Project) -> list[Path]:
+    found: list[Path] = []
+    for directory in (project.refs_dir, project.manifests_dir):
+        if directory.is_dir():
+            found += directory.glob(TEMP_GLOB)
+    return found
 
 
 def recover(project: Project) -> None:
@@ -80,11 +88,9 @@ def recover(project: Project) -> None:
         _apply(project, ops)
         journal.unlink()
         fsync_dir(project.state_dir)
-    for directory in (project.refs_dir, project.manifests_dir):
-        if directory.is_dir():
-            for stray in directory.glob(TEMP_GLOB):
-                with contextlib.suppress(OSError):
-                    stray.unlink()
+    for stray in _strays(project):
+        with contextlib.suppress(OSError):
+            stray.unlink()
 
 
 def _apply(project: Project, ops: list[dict[str, str]]) -> None:

@@ -34,7 +34,7 @@ def make_recording(
     sample_rate: int = 44100,
     channels: int = 1,
     voice: str = "en-us",
-    subtype: str = "PCM_16",
+    subtype: str | None = None,
     cache: Path | None = None,
 ) -> Path:
     """A speech recording of ``text`` (looped or cut to ``seconds``), written to ``path``.
@@ -54,7 +54,8 @@ def make_recording(
         n = round(seconds * sample_rate)
         audio = np.resize(audio, n) if n > len(audio) else audio[:n]
     frames = np.repeat(audio[:, None], channels, axis=1)
-    soundfile.write(path, frames, sample_rate, subtype=subtype)
+    default = {".ogg": "VORBIS", ".mp3": "MPEG_LAYER_III"}.get(path.suffix, "PCM_16")
+    soundfile.write(path, frames, sample_rate, subtype=subtype or default)
     if cached is not None:
         shutil.copyfile(path, cached)
     return path
