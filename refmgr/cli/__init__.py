@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "show": "refmgr.cli.refs:show",
     "rm": "refmgr.cli.refs:rm",
     "decode": "refmgr.cli.refs:decode",
+    "render": "refmgr.cli.render:render",
 }
 
 
