@@ -8,9 +8,9 @@ and the merge of its shards write the same bytes. Layout (canonical JSON)::
     {"lock_version": 1, "script": "episode", "lines": 12, "plan_sha256": ...,
      "engine": {"id", "draft", "pins"},
      "references": {NAME: {"commit", "inputs": {codec, tokens_sha256, ...}}},
-     "entries": [{"index", "line", "id", "character", "text", "params", "key",
+     "entries": [{"index", "id", "character", "text", "params", "key",
                   "output": {"path", "sha256", "bytes", "duration_s", "sample_rate"}}],
-     "missing": [{"index", "line", "id", "character", "output"}]}
+     "missing": [{"index", "id", "character", "output"}]}
 
 An entry's key is ``cache_key(key_document(engine, references[character].inputs, text,
 params))``, so anyone can check it.
@@ -25,7 +25,6 @@ from typing import Any
 
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
-from refmgr.manifest import dump_manifest
 from refmgr.project import Project
 from refmgr.render.output import OutputFacts
 from refmgr.render.plan import Plan, Shard, Step, key_document
@@ -90,18 +89,40 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
 
 
 def _where(step: Step) -> dict[str, Any]:
+    # No script line number: a comment added at the top must not touch every entry.
     return {
         "index": step.line.index,
-        "line": step.line.line,
         "id": step.line.label,
         "character": step.line.character,
         "output": step.output,
     }
 
 
+def dump_lock(lock: Mapping[str, Any]) -> bytes:
+    """Canonical text: sorted keys; each item of a top-level table or list on a line of its
+    own, so that a diff of the lock shows one changed line per changed script line."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+    fields = []
+    for key in sorted(lock):
+        value = lock[key]
+        if isinstance(value, list) and value:
+            items = [f"    {compact(item)}" for item in value]
+            text = "[\n" + ",\n".join(items) + "\n  ]"
+        elif isinstance(value, dict) and value:
+            items = [f"    {compact(k)}: {compact(value[k])}" for k in sorted(value)]
+            text = "{\n" + ",\n".join(items) + "\n  }"
+        else:
+            text = compact(value)
+        fields.append(f"  {compact(key)}: {text}")
+    return ("{\n" + ",\n".join(fields) + "\n}\n").encode("utf-8")
+
+
 def write_lock(path: Path, lock: Mapping[str, Any]) -> bool:
     """Write the lock atomically unless the file already holds it; True if written."""
-    data = dump_manifest(lock)  # the canonical JSON writer manifests use
+    data = dump_lock(lock)
     try:
         if path.read_bytes() == data:
             return False

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
-from refmgr.audio import wav_bytes
 from refmgr.backends.base import Synthesis
 from refmgr.errors import BackendError
 
@@ -46,17 +46,21 @@ def encode_output(synthesis: Synthesis, *, key: str, engine_id: str, draft: bool
     comment = f"refmgr render key={key}; engine={engine_id}"
     if draft:
         comment += "; DRAFT: a scratch voice for timing, not a clone of the reference"
-    return _with_info(wav_bytes(audio, synthesis.sample_rate), comment.encode("ascii"))
+    return _wav(audio, synthesis.sample_rate, comment.encode("ascii"))
 
 
-def _with_info(wav: bytes, comment: bytes) -> bytes:
-    text = comment + b"\0"
-    if len(text) % 2:
-        text += b"\0"  # RIFF chunks are word-aligned
+def _wav(audio: npt.NDArray[np.float32], rate: int, comment: bytes) -> bytes:
+    # Written here, byte by byte, rather than by libsndfile: an output's sha256 must not
+    # change with the version of an audio library (and the render stays free of it).
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)  # PCM, mono, 16-bit
+    text = comment + b"\0" * (2 - len(comment) % 2)  # NUL-terminated, word-aligned
     info = b"INFO" + b"ICMT" + struct.pack("<I", len(text)) + text
-    chunk = b"LIST" + struct.pack("<I", len(info)) + info
-    (riff_size,) = struct.unpack("<I", wav[4:8])
-    return wav[:4] + struct.pack("<I", riff_size + len(chunk)) + wav[8:] + chunk
+    chunks = [(b"fmt ", fmt), (b"data", pcm), (b"LIST", info)]
+    body = b"WAVE" + b"".join(
+        cid + struct.pack("<I", len(data)) + data + b"\0" * (len(data) % 2) for cid, data in chunks
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def facts_of(data: bytes) -> OutputFacts | None:
