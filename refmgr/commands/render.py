@@ -155,9 +155,9 @@ def merge_shards(project: Project, script_path: Path) -> MergeResult:
         made = {e["output"]["path"] for e in merged["entries"]} | {
             m["output"] for m in merged["missing"]
         }
-        removed = _remove_unlisted(project, name, made)
         target = lock_path(project, name)
-        write_lock(target, merged)
+        write_lock(target, merged)  # first: an earlier lock may list what is removed next
+        removed = _remove_unlisted(project, name, made)
         for path in paths:
             path.unlink()
     return MergeResult(

@@ -27,7 +27,7 @@ from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.render.output import OutputFacts
-from refmgr.render.plan import Plan, Shard, Step, key_document
+from refmgr.render.plan import Plan, Shard, Step, key_document, output_of
 
 LOCK_VERSION = 1
 
@@ -47,8 +47,8 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
     entries, missing = [], []
     references: dict[str, Any] = {}
     for step in plan.selected():
-        have = facts.get(step.output)
-        if step.key is None or have is None or have.key != step.key:
+        have = output_of(step, facts)
+        if have is None:
             missing.append(_where(step))
             continue
         character = step.line.character

@@ -13,7 +13,7 @@ from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.render.output import OutputFacts
-from refmgr.render.plan import Plan
+from refmgr.render.plan import Plan, output_of
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,7 @@ def mix_outputs(
     """Join the outputs of every line; a line's ``gap`` override sets the pause after it."""
     import soundfile
 
-    absent = [
-        s for s in plan.steps if s.key is None or getattr(facts.get(s.output), "key", None) != s.key
-    ]
+    absent = [s for s in plan.steps if output_of(s, facts) is None]
     if absent:
         raise RefmgrError(
             f"cannot mix: {len(absent)} of {len(plan.steps)} lines have no output "

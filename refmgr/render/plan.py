@@ -91,6 +91,12 @@ class Plan:
         return sum(1 for s in self.steps if s.action is action)
 
 
+def output_of(step: Step, facts: Mapping[str, OutputFacts]) -> OutputFacts | None:
+    """The output of ``step`` among ``facts`` (by path), if it was made for the step's key."""
+    have = facts.get(step.output)
+    return have if have is not None and step.key is not None and have.key == step.key else None
+
+
 def line_params(settings: RenderSettings, line: ScriptLine, seed: int | None) -> SynthesisParams:
     values: dict[str, float] = {name: getattr(settings, name) for name in PARAM_TYPES}
     if seed is not None:

@@ -138,7 +138,6 @@ def _render(project: Project, plan: Plan, step: Step, engine: Engine, result: Ru
         )
         return
     target = project.root / step.output
-    _failpoint("render-before-output")
     try:
         atomic_write(target, data)
     except OSError as e:

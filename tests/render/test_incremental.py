@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from refmgr.manifest import dump_manifest
 from tests.helpers import git, make_recording
 from tests.render.support import check_lock, outputs, read_lock, render, rendered
@@ -157,3 +159,22 @@ def test_only_and_force(cast_repo: Path) -> None:
     assert [m["id"] for m in lock["missing"]] == ["0001", "0003", "0004", "end"]
     assert rendered(render(cast_repo, only=("3", "end"), force=True)) == ["0003", "end"]
     assert rendered(render(cast_repo, force=True)) == ALL
+
+
+def test_one_engine_serves_every_line(cast_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from refmgr.backends import registry
+    from refmgr.commands import render as render_command
+
+    built: list[object] = []
+    closed: list[object] = []
+
+    def load_engine(engine_id: str, **kwargs: object) -> object:
+        engine = registry.load_engine(engine_id, **kwargs)  # type: ignore[arg-type]
+        built.append(engine)
+        real_close = engine.close
+        monkeypatch.setattr(engine, "close", lambda: (closed.append(engine), real_close()))
+        return engine
+
+    monkeypatch.setattr(render_command, "load_engine", load_engine)
+    assert len(rendered(render(cast_repo))) == 5
+    assert len(built) == 1 and closed == built
