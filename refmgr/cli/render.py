@@ -186,7 +186,9 @@ def status(script: Path, engine_id: str | None, seed: int | None, as_json: bool)
         emit_json(_plan_json(plan))
     else:
         _print_plan(plan, selected_only=False)
-    return 0
+    refused = [Failure(s, s.error) for s in plan.steps if s.action is Action.FAILED and s.error]
+    _print_failures(plan, refused)
+    return 1 if refused else 0
 
 
 @render.command()

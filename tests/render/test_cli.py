@@ -124,6 +124,12 @@ def test_mix_needs_every_line(cast_repo: Path) -> None:
     assert proc.returncode == 1
     assert "../scene.wav: cannot mix: 2 of 5 lines have no output (first: ask)" in proc.stderr
     assert not (cast_repo.parent / "scene.wav").exists()
+    status = run_cli("render", "status", "ep.txt")
+    assert status.returncode == 1
+    assert (
+        status.stderr.startswith("refs/beta.npy: sha256")
+        and "not rendered: ask, 0004" in status.stderr
+    )
 
 
 def test_help(cast_repo: Path) -> None:
