@@ -106,9 +106,12 @@ def test_ctrl_c_locks_what_finished_and_exits_130(cast_repo: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted" in err.decode()
     lock = check_lock(cast_repo, "long")
-    assert len(lock["entries"]) >= 3  # the finished lines are locked
     whole_outputs(cast_repo, "long")
-    assert len(rendered(render(cast_repo, "long.txt"))) == len(lock["missing"])
+    finished = len(outputs(cast_repo, "long"))
+    # The finished lines are locked; only the one whose output had just landed when the
+    # signal came may be left out of the lock (it is kept anyway: it carries its key).
+    assert 3 <= finished < 30 and len(lock["entries"]) >= finished - 1
+    assert len(rendered(render(cast_repo, "long.txt"))) == 30 - finished
 
 
 def _limit_file_size() -> None:
