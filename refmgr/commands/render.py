@@ -25,7 +25,7 @@ from refmgr.render.lockfile import (
     write_lock,
 )
 from refmgr.render.mix import MixResult, mix_outputs
-from refmgr.render.output import facts_of, read_outputs
+from refmgr.render.output import OutputFacts, read_outputs
 from refmgr.render.plan import Plan, Shard, make_plan
 from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
 from refmgr.render.script import Script, read_script
@@ -150,14 +150,18 @@ def merge_shards(project: Project, script_path: Path) -> MergeResult:
             assert lock is not None
             shards.append((path, lock))
         merged = merge_locks(shards)
+        prefix = f"{project.config.paths.renders}/{name}/"
+        found = {prefix + f: facts for f, facts in read_outputs(project.renders_dir / name).items()}
         for entry in merged["entries"]:
-            _verify_output(project, entry["output"])
-        made = {e["output"]["path"] for e in merged["entries"]} | {
-            m["output"] for m in merged["missing"]
-        }
+            _verify_output(project, entry["output"], found.get(entry["output"]["path"]))
         target = lock_path(project, name)
         write_lock(target, merged)  # first: an earlier lock may list what is removed next
-        removed = _remove_unlisted(project, name, made)
+        listed = {e["output"]["path"] for e in merged["entries"]} | {
+            m["output"] for m in merged["missing"]
+        }
+        removed = sorted(set(found) - listed)  # outputs no line makes any more
+        for output in removed:
+            (project.root / output).unlink()
         for path in paths:
             path.unlink()
     return MergeResult(
@@ -169,25 +173,13 @@ def merge_shards(project: Project, script_path: Path) -> MergeResult:
     )
 
 
-def _verify_output(project: Project, output: dict[str, str]) -> None:
+def _verify_output(project: Project, output: dict[str, str], found: OutputFacts | None) -> None:
     path = project.root / output["path"]
-    try:
-        facts = facts_of(path.read_bytes())
-    except OSError as e:
+    if found is None:
         raise RefmgrError(
-            f"listed by a shard lock but cannot be read ({e.strerror}): "
-            "bring every shard's renders/ together before merging",
+            "listed by a shard lock but missing or incomplete: bring every shard's renders/ "
+            "together before merging",
             path,
-        ) from None
-    if facts is None or facts.sha256 != output["sha256"]:
+        )
+    if found.sha256 != output["sha256"]:
         raise RefmgrError("does not match the sha256 its shard lock records", path)
-
-
-def _remove_unlisted(project: Project, name: str, made: set[str]) -> list[str]:
-    prefix = f"{project.config.paths.renders}/{name}/"
-    removed = []
-    for file in read_outputs(project.renders_dir / name):
-        if prefix + file not in made:
-            (project.renders_dir / name / file).unlink()
-            removed.append(prefix + file)
-    return removed

@@ -64,7 +64,7 @@ def test_merge_checks_every_output(cast_repo: Path) -> None:
         render(cast_repo, shard=Shard(k, 2))
     (cast_repo / "renders" / "ep" / "ask-beta.wav").unlink()  # an artifact that never arrived
     with pytest.raises(
-        RefmgrError, match=r"ask-beta\.wav: listed by a shard lock but cannot be read"
+        RefmgrError, match=r"ask-beta\.wav: listed by a shard lock but missing or incomplete"
     ):
         merge_shards(open_project(cast_repo), Path("ep.txt"))
     assert not (cast_repo / "renders" / "ep.lock.json").exists()
