@@ -139,28 +139,28 @@ def run(
     finally:
         if bar is not None:
             bar.close()
-    run = result.run
+    outcome = result.run
     if as_json:
         emit_json(
             {
                 **_plan_json(result.plan),
-                "rendered": [s.line.label for s in run.rendered],
-                "reused": [s.line.label for s in run.reused],
-                "removed": run.removed,
+                "rendered": [s.line.label for s in outcome.rendered],
+                "reused": [s.line.label for s in outcome.reused],
+                "removed": outcome.removed,
                 "failures": [
                     {"id": f.step.line.label, "line": f.step.line.line, "error": str(f.error)}
-                    for f in run.failures
+                    for f in outcome.failures
                 ],
-                "lock": display_path(run.lock) if run.lock else None,
+                "lock": display_path(outcome.lock) if outcome.lock else None,
                 "mix": None if result.mix is None else display_path(result.mix.path),
-                "seconds": round(run.seconds, 3),
+                "seconds": round(outcome.seconds, 3),
             }
         )
-    _print_failures(result.plan, run.failures)
+    _print_failures(result.plan, outcome.failures)
     if result.mix_error is not None:
         click.echo(str(result.mix_error), err=True)
     if not as_json:
-        _print_summary(result.plan, run)
+        _print_summary(result.plan, outcome)
         if result.mix is not None:
             click.echo(
                 f"mix:     {display_path(result.mix.path)} ({result.mix.lines} lines, "
