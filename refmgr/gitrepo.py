@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,8 @@ def stage(root: Path, paths: Sequence[Path]) -> None:
         raise GitError(f"git add failed: {e.stderr.strip()}", root) from None
 
 
-# The two queries below run on every render, before anything else can start: they call
-# git directly, because importing GitPython costs more (~40 ms) than they do.
+# The query below runs on every render, before anything else can start: it calls git
+# directly, because importing GitPython costs more (~40 ms) than it does.
 def _git(cwd: Path, *args: str) -> str | None:
     """stdout of ``git ARGS`` in ``cwd``; None if git fails (not a repository, no commit)."""
     try:
@@ -69,29 +70,35 @@ def _top_and_relative(root: Path, paths: Sequence[Path]) -> tuple[Path, list[str
     return top_dir, [p.resolve().relative_to(top_dir).as_posix() for p in paths]
 
 
-def uncommitted(root: Path, paths: Sequence[Path]) -> list[Path]:
-    """Those of ``paths`` whose committed state is not what is on disk: untracked, ignored,
-    missing from HEAD, or changed (staged or not). Raises GitError outside a git repository."""
+@dataclass(frozen=True)
+class CommitState:
+    uncommitted: list[Path]  # files whose committed state is not what is on disk
+    last_commits: dict[str, str | None]  # per group: the newest commit that changed its files
+
+
+def commit_state(root: Path, groups: Mapping[str, Sequence[Path]]) -> CommitState:
+    """Which of the (existing) files of ``groups`` are not committed as they are on disk
+    (untracked, ignored, staged or changed), and the newest commit that changed each
+    group. Three git calls whatever the number of groups. Raises GitError outside git."""
+    paths = [p for group in groups.values() for p in group]
     found = _top_and_relative(root, paths)
     if found is None:
         raise GitError("not a git repository", root)
     top, rel = found
     if not paths:
-        return []
-    committed = set(
-        (_git(top, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *rel) or "").split("\0")
-    )
+        return CommitState([], {})
     status = _git(
         top, "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all", "--", *rel
     )
     changed = {entry[3:] for entry in (status or "").split("\0") if len(entry) > 3}
-    return [p for p, r in zip(paths, rel, strict=True) if r not in committed or r in changed]
-
-
-def last_commit(root: Path, paths: Sequence[Path]) -> str | None:
-    """The newest commit that changed any of ``paths``; None outside git or before any commit."""
-    found = _top_and_relative(root, paths)
-    if found is None or not paths:
-        return None
-    top, rel = found
-    return (_git(top, "log", "-1", "--format=%H", "--", *rel) or "").strip() or None
+    where = dict(zip(paths, rel, strict=True))
+    last: dict[str, str | None] = dict.fromkeys(groups)
+    # Newest first: each commit, then the files it changed (NUL-separated with -z).
+    log = _git(top, "log", "--format=%x01%H", "--name-only", "-z", "--", *rel) or ""
+    for record in log.split("\x01")[1:]:
+        commit, _, names = record.partition("\0")
+        touched = set(names.lstrip("\n").split("\0"))
+        for name, group in groups.items():
+            if last[name] is None and touched.intersection(where[p] for p in group):
+                last[name] = commit
+    return CommitState([p for p in paths if where[p] in changed], last)

@@ -107,9 +107,8 @@ def _commits(
     files = {
         name: [m.reference.manifest_path, m.reference.tokens_path] for name, m in members.items()
     }
-    everything = [path for paths in files.values() for path in paths]
     try:
-        dirty = set(gitrepo.uncommitted(project.root, everything))
+        state = gitrepo.commit_state(project.root, files)
     except GitError:
         if require_committed:
             raise GitError(
@@ -117,15 +116,16 @@ def _commits(
                 project.root,
             ) from None
         return dict.fromkeys(members)
+    dirty = state.uncommitted
     if require_committed and dirty:
-        first = sorted(dirty)[0]
         more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
         raise GitError(
             f"not committed{more}: --require-committed (on by default when CI is set) renders "
             "only committed references; commit them, or pass --no-require-committed",
-            first,
+            sorted(dirty)[0],
         )
+    # A reference with uncommitted changes has no commit that describes it.
     return {
-        name: None if dirty.intersection(paths) else gitrepo.last_commit(project.root, paths)
+        name: None if set(dirty).intersection(paths) else state.last_commits[name]
         for name, paths in files.items()
     }

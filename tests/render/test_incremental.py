@@ -178,3 +178,16 @@ def test_one_engine_serves_every_line(cast_repo: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(render_command, "load_engine", load_engine)
     assert len(rendered(render(cast_repo))) == 5
     assert len(built) == 1 and closed == built
+
+
+def test_lock_records_the_commit_that_last_changed_each_reference(cast_repo: Path) -> None:
+    first = git(cast_repo, "rev-parse", "HEAD").strip()
+    manifest = cast_repo / "manifests" / "beta.json"
+    manifest.write_text(manifest.read_text().replace('"language": "en"', '"language": "en-US"'))
+    git(cast_repo, "commit", "-qam", "beta is American")
+    beta_commit = git(cast_repo, "rev-parse", "HEAD").strip()
+    git(cast_repo, "commit", "-q", "--allow-empty", "-m", "later, unrelated")
+    render(cast_repo)
+    references = read_lock(cast_repo)["references"]
+    assert references["alpha"]["commit"] == first
+    assert references["beta"]["commit"] == beta_commit != first
