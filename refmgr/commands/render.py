@@ -17,15 +17,15 @@ from refmgr.errors import RefmgrError
 from refmgr.project import Project
 from refmgr.render.cast import cast_script
 from refmgr.render.lockfile import (
-    key_documents,
     lock_path,
     merge_locks,
     read_lock,
+    recorded_outputs,
     shard_lock_paths,
     write_lock,
 )
 from refmgr.render.mix import MixResult, mix_outputs
-from refmgr.render.output import OutputFacts, read_outputs
+from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
 from refmgr.render.plan import Plan, Shard, make_plan
 from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
 from refmgr.render.script import Script, read_script
@@ -56,15 +56,20 @@ class RenderOptions:
     require_committed: bool = False
 
 
+def _index(project: Project, script_name: str) -> OutputIndex:
+    return OutputIndex.load(project.state_dir / f"render-{script_name}.outputs.json")
+
+
 @contextlib.contextmanager
 def _planned(
     project: Project, script: Script, options: RenderOptions
-) -> Iterator[tuple[Plan, Engine]]:
+) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
     spec = engine_spec(options.engine_id or project.config.engines.default)
     settings = getattr(project.config.engines, spec.settings_key) if spec.settings_key else None
     engine = load_engine(spec.id, device=options.device, settings=settings)
     try:
         cast = cast_script(project, script, spec, require_committed=options.require_committed)
+        index = _index(project, script.name)
         try:
             previous = read_lock(lock_path(project, script.name))
         except RefmgrError:
@@ -80,9 +85,10 @@ def _planned(
             force=options.force,
             only=options.only,
             shard=options.shard,
-            previous=key_documents(previous) if previous else None,
+            previous=recorded_outputs(previous) if previous else None,
+            index=index,
         )
-        yield plan, engine
+        yield plan, engine, index
     finally:
         engine.close()
 
@@ -91,7 +97,7 @@ def plan_render(
     project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
 ) -> Plan:
     """What ``render_script`` with the same options would do; writes nothing."""
-    with _planned(project, read_script(script_path), options) as (plan, _):
+    with _planned(project, read_script(script_path), options) as (plan, _, _):
         return plan
 
 
@@ -110,9 +116,9 @@ def render_script(
     script = read_script(script_path)
     with (
         render_lock(project, script.name),
-        _planned(project, script, options) as (plan, engine),
+        _planned(project, script, options) as (plan, engine, index),
     ):
-        run = run_plan(project, plan, engine, progress=progress)
+        run = run_plan(project, plan, engine, index=index, progress=progress)
     if mix is None:
         return RenderResult(plan=plan, run=run)
     try:
@@ -151,7 +157,8 @@ def merge_shards(project: Project, script_path: Path) -> MergeResult:
             shards.append((path, lock))
         merged = merge_locks(shards)
         prefix = f"{project.config.paths.renders}/{name}/"
-        found = {prefix + f: facts for f, facts in read_outputs(project.renders_dir / name).items()}
+        outputs = read_outputs(project.renders_dir / name, _index(project, name))
+        found = {prefix + file: facts for file, facts in outputs.items()}
         for entry in merged["entries"]:
             _verify_output(project, entry["output"], found.get(entry["output"]["path"]))
         target = lock_path(project, name)

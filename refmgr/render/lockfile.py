@@ -27,7 +27,7 @@ from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.render.output import OutputFacts
-from refmgr.render.plan import Plan, Shard, Step, key_document, output_of
+from refmgr.render.plan import Plan, Recorded, Shard, Step, key_document, output_of
 
 LOCK_VERSION = 1
 
@@ -156,22 +156,24 @@ def read_lock(path: Path) -> dict[str, Any] | None:
     return lock
 
 
-def key_documents(lock: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The key document of every entry of a lock, by output path (to explain staleness)."""
-    documents = {}
+def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
+    """What a lock records of each output, by path: its key document and sha256."""
+    recorded = {}
     try:
         engine = lock["engine"]
         for entry in lock["entries"]:
-            documents[entry["output"]["path"]] = key_document(
+            document = key_document(
                 engine_id=engine["id"],
                 pins=engine["pins"],
                 reference=lock["references"][entry["character"]]["inputs"],
                 text=entry["text"],
                 params=entry["params"],
             )
+            output = entry["output"]
+            recorded[output["path"]] = Recorded(document, output["sha256"])
     except (KeyError, TypeError):
-        return {}  # an old or hand-edited lock only loses the explanations
-    return documents
+        return {}  # an old or hand-edited lock: only explanations and checks are lost
+    return recorded
 
 
 def merge_locks(locks: Iterable[tuple[Path, Mapping[str, Any]]]) -> dict[str, Any]:

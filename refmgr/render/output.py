@@ -9,10 +9,14 @@ rebuilt from what is really there. Audio players ignore the chunk.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
+import json
 import re
 import struct
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,17 +100,74 @@ def facts_of(data: bytes) -> OutputFacts | None:
     )
 
 
-def read_outputs(directory: Path) -> dict[str, OutputFacts]:
+Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+
+
+def stamp(path: Path) -> Stamp:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+@dataclass
+class OutputIndex:
+    """What was read of each output before, with the stat data (size, mtime, ctime, inode)
+    showing the file has not changed since: like git's index, it spares a render reading
+    and hashing every output again. Local state in .refmgr/; any doubt means a re-read."""
+
+    path: Path
+    entries: dict[str, tuple[Stamp, OutputFacts]] = field(default_factory=dict)
+    changed: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> OutputIndex:
+        index = cls(path)
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            for name, (st, facts) in data["files"].items():
+                index.entries[name] = (tuple(st), OutputFacts(**facts))
+        except (OSError, ValueError, KeyError, TypeError):
+            index.entries.clear()  # missing, partly written or old: start afresh
+        return index
+
+    def lookup(self, name: str, st: Stamp) -> OutputFacts | None:
+        known = self.entries.get(name)
+        return known[1] if known is not None and known[0] == st else None
+
+    def record(self, name: str, st: Stamp, facts: OutputFacts) -> None:
+        if self.entries.get(name) != (st, facts):
+            self.entries[name] = (st, facts)
+            self.changed = True
+
+    def save(self, names: Collection[str]) -> None:
+        """Keep the entries of ``names`` (the outputs there now) and write the index if it
+        changed. No fsync: a torn index is only a cache miss."""
+        for gone in set(self.entries) - set(names):
+            del self.entries[gone]
+            self.changed = True
+        if not self.changed:
+            return
+        files = {n: [list(st), dataclasses.asdict(f)] for n, (st, f) in self.entries.items()}
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(exist_ok=True)
+            self.path.write_text(json.dumps({"files": files}), "utf-8")
+        self.changed = False
+
+
+def read_outputs(directory: Path, index: OutputIndex | None = None) -> dict[str, OutputFacts]:
     """Every whole refmgr output in ``directory``, by file name."""
     found: dict[str, OutputFacts] = {}
     if not directory.is_dir():
         return found
     for path in sorted(directory.glob("*" + SUFFIX)):
         try:
-            data = path.read_bytes()
+            st = stamp(path)
+            facts = index.lookup(path.name, st) if index is not None else None
+            if facts is None:
+                facts = facts_of(path.read_bytes())
+                if facts is not None and index is not None:
+                    index.record(path.name, st, facts)
         except OSError:
             continue  # unreadable: treated as absent, so the line is rendered again
-        facts = facts_of(data)
         if facts is not None:
             found[path.name] = facts
     return found

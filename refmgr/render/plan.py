@@ -23,7 +23,7 @@ from refmgr.config import PARAM_TYPES, RenderSettings
 from refmgr.errors import RefmgrError
 from refmgr.project import Project
 from refmgr.render.cast import Cast
-from refmgr.render.output import SUFFIX, OutputFacts, read_outputs
+from refmgr.render.output import SUFFIX, OutputFacts, OutputIndex, read_outputs
 from refmgr.render.script import Script, ScriptLine
 
 KEY_VERSION = 1  # bump when the key's document changes shape: every line renders again
@@ -91,6 +91,14 @@ class Plan:
         return sum(1 for s in self.steps if s.action is action)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What an earlier lock says of an output: the key document it was made from, its sha256."""
+
+    document: Mapping[str, Any]
+    sha256: str
+
+
 def output_of(step: Step, facts: Mapping[str, OutputFacts]) -> OutputFacts | None:
     """The output of ``step`` among ``facts`` (by path), if it was made for the step's key."""
     have = facts.get(step.output)
@@ -146,14 +154,16 @@ def make_plan(
     force: bool = False,
     only: Collection[str] = (),
     shard: Shard | None = None,
-    previous: Mapping[str, Mapping[str, Any]] | None = None,
+    previous: Mapping[str, Recorded] | None = None,
+    index: OutputIndex | None = None,
 ) -> Plan:
-    """``previous``: key documents of an earlier lock by output path, to say why a line is stale."""
+    """``previous``: what the last lock recorded, by output path: it says why a line is
+    stale, and catches outputs changed since; ``index``: see OutputIndex."""
     selected_labels = _check_only(script, only)
     outputs_dir = f"{project.config.paths.renders}/{script.name}"
     existing = {
         f"{outputs_dir}/{name}": facts
-        for name, facts in read_outputs(project.renders_dir / script.name).items()
+        for name, facts in read_outputs(project.renders_dir / script.name, index).items()
     }
     by_key: dict[str, str] = {}
     for path, facts in existing.items():
@@ -205,7 +215,7 @@ def _step(
     by_key: Mapping[str, str],
     force: bool,
     chosen: bool,
-    previous: Mapping[str, Any] | None,
+    previous: Recorded | None,
     why_skipped: str,
 ) -> Step:
     refused = cast.refused.get(line.character)
@@ -229,6 +239,9 @@ def _step(
     if force:
         return dataclasses.replace(step, reason="--force")
     if have is not None and have.key == key:
+        if previous is not None and previous.sha256 != have.sha256 and _made_for(previous, key):
+            # Right key, other bytes: the file was changed or damaged after it was locked.
+            return dataclasses.replace(step, reason="the output differs from its locked sha256")
         return dataclasses.replace(step, action=Action.KEEP, reason="up to date")
     source = by_key.get(key)
     if source is not None:
@@ -238,14 +251,18 @@ def _step(
     return dataclasses.replace(step, reason=_why_stale(have, previous, document))
 
 
+def _made_for(recorded: Recorded, key: str) -> bool:
+    return cache_key(recorded.document) == key
+
+
 def _why_stale(
-    have: OutputFacts | None, previous: Mapping[str, Any] | None, document: Mapping[str, Any]
+    have: OutputFacts | None, previous: Recorded | None, document: Mapping[str, Any]
 ) -> str:
     if have is None:
         return "not rendered yet"
-    if previous is None or cache_key(previous) != have.key:
+    if previous is None or not _made_for(previous, have.key):
         return "the output was made from other inputs"
-    return "changed: " + ", ".join(_differences(previous, document))
+    return "changed: " + ", ".join(_differences(previous.document, document))
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> Iterator[str]:

@@ -20,14 +20,14 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from refmgr.backends.base import Engine
 from refmgr.errors import BackendError, RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.render.lockfile import build_lock, lock_path, write_lock
-from refmgr.render.output import OutputFacts, encode_output, facts_of
+from refmgr.render.output import OutputFacts, OutputIndex, encode_output, facts_of, stamp
 from refmgr.render.plan import Action, Plan, Step
 from refmgr.store import _failpoint
 
@@ -74,7 +74,12 @@ def render_lock(project: Project, script_name: str) -> Iterator[None]:
 
 
 def run_plan(
-    project: Project, plan: Plan, engine: Engine, *, progress: Progress | None = None
+    project: Project,
+    plan: Plan,
+    engine: Engine,
+    *,
+    index: OutputIndex | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Apply ``plan`` (call inside ``render_lock``). Per-line failures are collected in the
     result; a write that fails for lack of space or permission stops the run."""
@@ -100,6 +105,9 @@ def run_plan(
                 _reuse(project, plan, step, staged.pop(step.output), result)
             else:
                 _render(project, plan, step, engine, result)
+            if index is not None and step.output in result.facts:
+                target = project.root / step.output
+                index.record(target.name, stamp(target), result.facts[step.output])
             if progress is not None:
                 progress(done, len(work), step)
         if not plan.partial:
@@ -114,6 +122,8 @@ def run_plan(
             with contextlib.suppress(OSError):
                 leftover.unlink()
     write_lock(path, build_lock(plan, result.facts))
+    if index is not None:
+        index.save([PurePosixPath(output).name for output in result.facts])
     result.lock = path
     result.seconds = time.monotonic() - started
     return result

@@ -191,3 +191,27 @@ def test_lock_records_the_commit_that_last_changed_each_reference(cast_repo: Pat
     references = read_lock(cast_repo)["references"]
     assert references["alpha"]["commit"] == first
     assert references["beta"]["commit"] == beta_commit != first
+
+
+def test_an_output_changed_after_rendering_is_rendered_again(cast_repo: Path) -> None:
+    render(cast_repo)
+    path = cast_repo / "renders" / "ep" / "ask-beta.wav"
+    good = path.read_bytes()
+    data = bytearray(good)
+    middle = len(data) // 2
+    data[middle : middle + 10] = bytes(b ^ 0xFF for b in data[middle : middle + 10])
+    path.write_bytes(bytes(data))  # damaged audio; the same size, the key chunk intact
+    result = render(cast_repo)
+    assert rendered(result) == ["ask"]
+    assert result.run.rendered[0].reason == "the output differs from its locked sha256"
+    assert path.read_bytes() == good
+    check_lock(cast_repo)
+
+
+def test_a_damaged_output_index_is_only_a_cache_miss(cast_repo: Path) -> None:
+    render(cast_repo)
+    index = cast_repo / ".refmgr" / "render-ep.outputs.json"
+    assert sorted(json.loads(index.read_text())["files"]) == sorted(outputs(cast_repo))
+    index.write_text('{"files": {"0001-alpha.wav": [[1, 2')
+    assert rendered(render(cast_repo)) == []
+    assert sorted(json.loads(index.read_text())["files"]) == sorted(outputs(cast_repo))
