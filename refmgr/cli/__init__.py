@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "no-raw-audio": "refmgr.cli.checks:no_raw_audio",
     "status": "refmgr.cli.checks:status",
     "pin": "refmgr.cli.checks:pin",
+    "hooks": "refmgr.cli.integration:hooks",
+    "textconv": "refmgr.cli.integration:textconv",
 }
 
 
