@@ -1,0 +1,89 @@
+"""The real pre-commit framework (from PyPI) runs refmgr's hooks on real git commits."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, extra_codec_path
+from tests.gitenv import BIN, PROJECT, run
+from tests.helpers import RecordingFactory
+
+pytest_plugins = ["tests.voice_fixtures"]
+
+
+def head(root: Path, env: dict[str, str]) -> str:
+    return run(["git", "rev-parse", "HEAD"], root, env).stdout.strip()
+
+
+def commit(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    assert run(["git", "add", "-A"], root, env).returncode == 0
+    return run(["git", "commit", "-m", "change"], root, env)
+
+
+def test_init_writes_a_config_that_uses_the_hooks(framework_repo: Path) -> None:
+    text = (framework_repo / ".pre-commit-config.yaml").read_text()
+    assert "id: refmgr-validate" in text and "id: refmgr-no-raw-audio" in text
+
+
+def test_a_good_reference_commits(
+    framework_repo: Path, env: dict[str, str], recording: RecordingFactory
+) -> None:
+    rec = recording("bravo.wav", seconds=4.0)
+    added = run(
+        [sys.executable, "-m", "refmgr", "add", str(rec), "--text", "Bravo."], framework_repo, env
+    )
+    assert added.returncode == 0, added.stderr
+    before = head(framework_repo, env)
+    proc = commit(framework_repo, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "refmgr validate" in proc.stderr + proc.stdout and "Passed" in proc.stderr + proc.stdout
+    assert head(framework_repo, env) != before
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=BAD_IDS)
+def test_a_bad_reference_is_refused(
+    case: BadCase, framework_repo: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    if case.extra_codec:
+        env = {**env, "PYTHONPATH": str(extra_codec_path(tmp_path))}
+    before = head(framework_repo, env)
+    case.change(framework_repo)
+    proc = commit(framework_repo, env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"{case.path}: " in output and case.text in output, output
+    assert head(framework_repo, env) == before
+    if "marker" in case.notes:
+        assert not (framework_repo.parent / case.notes["marker"]).exists()
+
+
+@pytest.mark.slow
+def test_the_published_hooks_install_from_a_repo(
+    repo: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """.pre-commit-hooks.yaml as a user gets it: pre-commit clones refmgr at a rev and
+    installs it (with its dependencies, from the package index) into its own environment."""
+    source = tmp_path / "refmgr-src"
+    files = run(["git", "ls-files", "-co", "--exclude-standard"], PROJECT).stdout.splitlines()
+    for rel in files:
+        if (PROJECT / rel).is_file():
+            (source / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT / rel, source / rel)
+    for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "refmgr"]):
+        assert run(args, source, env).returncode == 0
+    rev = head(source, env)
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {source.as_uri()}\n    rev: {rev}\n    hooks:\n"
+        "      - id: refmgr-validate\n      - id: refmgr-no-raw-audio\n"
+    )
+    assert run([str(BIN / "pre-commit"), "install"], repo, env).returncode == 0
+    assert commit(repo, env).returncode == 0
+    (repo / "refs" / "ghost.npy").write_bytes((repo / "refs" / "alpha.npy").read_bytes())
+    proc = commit(repo, env)
+    assert proc.returncode != 0
+    assert "refs/ghost.npy: token file has no manifest" in proc.stdout + proc.stderr

@@ -1,0 +1,122 @@
+"""The validator never crashes, whatever bytes a manifest or a token file holds."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from refmgr.config import Config
+from refmgr.errors import ManifestError, TokenFileError
+from refmgr.manifest import parse_manifest
+from refmgr.snapshot import WorkTree
+from refmgr.tokens import MAGIC, read_header
+from refmgr.validate import validate
+from tests.gitenv import PROJECT
+
+ALPHA_JSON = (PROJECT / "manifests" / "alpha.json").read_bytes()
+ALPHA_NPY = (PROJECT / "refs" / "alpha.npy").read_bytes()
+FUZZ = settings(max_examples=int(os.environ.get("REFMGR_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=list(HealthCheck))
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
+
+@st.composite
+def spliced(draw: st.DrawFn, base: bytes) -> bytes:
+    """base with a random slice replaced by random bytes (keeps most of the structure)."""
+    start = draw(st.integers(0, len(base)))
+    end = draw(st.integers(start, min(len(base), start + 64)))
+    return base[:start] + draw(st.binary(max_size=64)) + base[end:]
+
+
+json_text = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=20,
+).map(lambda v: json.dumps(v, allow_nan=True).encode())
+
+manifest_bytes = st.one_of(
+    st.binary(max_size=300),
+    json_text,
+    st.sampled_from(
+        [b"NaN", b"[1e999]", b'{"a": -Infinity}', b"9" * 5000, b"[" * 100000, b"\xef\xbb\xbf{}"]
+    ),
+)
+
+header_text = st.one_of(
+    st.text(max_size=200),
+    st.builds(
+        lambda d, f, s: f"{{'descr': {d!r}, 'fortran_order': {f!r}, 'shape': {s!r}, }}",
+        st.sampled_from(["|u1", "<i2", ">i2", "|O", "<f4", "<i8", "|b1", "<U4", "V8"])
+        | st.text(max_size=5),
+        st.booleans() | st.integers() | st.none(),
+        st.tuples(st.integers(-2, 2**70))
+        | st.tuples(st.integers(0, 2**64), st.integers(0, 2**64))
+        | st.text(max_size=4),
+    ),
+)
+
+
+@st.composite
+def npy_bytes(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["header", "splice", "raw"]))
+    if kind == "raw":
+        return draw(st.binary(max_size=300))
+    if kind == "splice":
+        return draw(spliced(ALPHA_NPY))
+    header = draw(header_text).encode("utf-8", "surrogatepass")
+    length = draw(st.one_of(st.just(len(header)), st.integers(0, 70000)))
+    version = draw(st.sampled_from([b"\x01\x00", b"\x02\x00", b"\x03\x00"]))
+    body = draw(st.binary(max_size=200))
+    return MAGIC + version + struct.pack("<H", min(length, 65535)) + header + body
+
+
+@FUZZ
+@given(st.one_of(manifest_bytes, spliced(ALPHA_JSON)))
+def test_manifest_loader_raises_only_manifest_errors(raw: bytes) -> None:
+    try:
+        parse_manifest(raw, Path("m.json"))
+    except ManifestError as e:
+        assert "\n" not in str(e)
+
+
+@FUZZ
+@given(npy_bytes())
+def test_npy_header_reader_raises_only_token_file_errors(raw: bytes) -> None:
+    try:
+        read_header(io.BytesIO(raw), Path("t.npy"))
+    except TokenFileError as e:
+        assert "\n" not in str(e)
+
+
+@pytest.fixture(scope="module")
+def fuzz_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fuzz")
+    (root / "refs").mkdir()
+    (root / "manifests").mkdir()
+    return root
+
+
+@FUZZ
+@given(
+    st.one_of(manifest_bytes, spliced(ALPHA_JSON), st.just(ALPHA_JSON)),
+    st.one_of(npy_bytes(), st.just(ALPHA_NPY)),
+)
+def test_validate_reports_findings_and_never_crashes(
+    fuzz_root: Path, manifest: bytes, npy: bytes
+) -> None:
+    (fuzz_root / "manifests" / "alpha.json").write_bytes(manifest)
+    (fuzz_root / "refs" / "alpha.npy").write_bytes(npy)
+    report = validate(WorkTree(fuzz_root), Config())
+    for finding in report.findings:
+        assert finding.path in ("manifests/alpha.json", "refs/alpha.npy")
+        assert "\n" not in finding.problem
+    if manifest == ALPHA_JSON and npy == ALPHA_NPY:
+        assert report.findings == []
