@@ -24,7 +24,12 @@ HEAD_LIMIT = 64 << 20
 
 
 class TooLarge(Exception):
-    """The file grew past the limit between listing and reading."""
+    """The file is over the size limit of a read; nothing of it was read."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(path, size)
+        self.path = path
+        self.size = size
 
 
 class Snapshot(Protocol):
@@ -49,7 +54,7 @@ class Snapshot(Protocol):
         ...
 
     def read(self, path: str, limit: int) -> bytes:
-        """The bytes ``path`` leads to; raises TooLarge past ``limit`` bytes."""
+        """The bytes ``path`` leads to; raises TooLarge, before reading, past ``limit`` bytes."""
         ...
 
     def head(self, path: str, n: int) -> bytes:
@@ -101,11 +106,21 @@ class WorkTree:
         return os.stat(os.path.join(self._top, path)).st_size
 
     def read(self, path: str, limit: int) -> bytes:
-        with open(os.path.join(self._top, path), "rb") as f:
-            data = f.read(limit + 1)  # never more than the limit, even if the file grew
-        if len(data) > limit:
-            raise TooLarge(path)
-        return data
+        # os-level calls: a third of the cost of open() for thousands of small files.
+        fd = os.open(os.path.join(self._top, path), os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size > limit:
+                raise TooLarge(path, size)
+            chunks, total = [], 0
+            while chunk := os.read(fd, limit + 1 - total):  # never more than the limit
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > limit:  # the file grew after fstat
+                    raise TooLarge(path, total)
+        finally:
+            os.close(fd)
+        return b"".join(chunks)
 
     def head(self, path: str, n: int) -> bytes:
         with open(os.path.join(self._top, path), "rb") as f:
@@ -182,8 +197,9 @@ class Index:
 
     def read(self, path: str, limit: int) -> bytes:
         oid = self._entry(path).oid
-        if self.size(path) > limit:
-            raise TooLarge(path)
+        size = self.size(path)
+        if size > limit:
+            raise TooLarge(path, size)
         return self._blob(oid, limit)
 
     def head(self, path: str, n: int) -> bytes:

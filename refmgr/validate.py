@@ -190,13 +190,9 @@ def _read(
     snapshot: Snapshot, path: str, limit: int, what: str, report: Report, check: str
 ) -> bytes | None:
     try:
-        size = snapshot.size(path)
-        if size > limit:
-            report.add(path, f"{what} is {size} bytes, over the limit of {limit}", check)
-            return None
         return snapshot.read(path, limit)
-    except TooLarge:
-        report.add(path, f"{what} is over the limit of {limit} bytes", check)
+    except TooLarge as e:
+        report.add(path, f"{what} is {e.size} bytes, over the limit of {limit}", check)
     except OSError as e:
         report.add(path, f"cannot read {what}: {e.strerror or e}", check)
     return None

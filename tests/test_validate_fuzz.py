@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,13 +18,17 @@ from refmgr.config import Config
 from refmgr.errors import ManifestError, TokenFileError
 from refmgr.manifest import parse_manifest
 from refmgr.snapshot import WorkTree
-from refmgr.tokens import MAGIC, read_header
+from refmgr.tokens import MAGIC, parse_header_text, read_header
 from refmgr.validate import validate
 from tests.gitenv import PROJECT
 
 ALPHA_JSON = (PROJECT / "manifests" / "alpha.json").read_bytes()
 ALPHA_NPY = (PROJECT / "refs" / "alpha.npy").read_bytes()
-FUZZ = settings(max_examples=int(os.environ.get("REFMGR_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=int(os.environ.get("REFMGR_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 
@@ -94,6 +100,37 @@ def test_npy_header_reader_raises_only_token_file_errors(raw: bytes) -> None:
         read_header(io.BytesIO(raw), Path("t.npy"))
     except TokenFileError as e:
         assert "\n" not in str(e)
+
+
+numpy_like_headers = st.builds(
+    lambda d, f, shape, tail: f"{{'descr': {d}, 'fortran_order': {f}, 'shape': {shape}, }}{tail}",
+    st.sampled_from(["'|u1'", "'<i2'", "'>i8'", "'|O'", "'a\\'b'", "'\\x41'", '"<i2"'])
+    | st.text(max_size=6).map(repr)
+    | st.text(max_size=6),
+    st.sampled_from(["True", "False", "False", "1", "None"]),
+    st.lists(st.integers(0, 2**70), max_size=4).map(lambda t: repr(tuple(t)))
+    | st.from_regex(r"\((|[0-9 ]{1,5},?|[0-9]{1,3}(, ?[0-9]{1,3}){1,3},?)\)", fullmatch=True)
+    | st.text(max_size=8),
+    st.sampled_from(["", " " * 20 + "\n", "\n\n", " x"]),
+)
+
+
+@FUZZ
+@given(numpy_like_headers)
+def test_the_fast_header_parse_agrees_with_literal_eval(text: str) -> None:
+    fast = parse_header_text(text)
+    if fast is not None:
+        assert ast.literal_eval(text.strip()) == fast
+
+
+def test_numpy_headers_take_the_fast_path() -> None:
+    for shape in [(), (5,), (8, 1455), (10, 0), (2, 3, 4)]:
+        for dtype in ("uint8", "<i2", "<i8"):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.zeros(shape, dtype=dtype), version=(1, 0))
+            raw = buf.getvalue()
+            text = raw[10 : 10 + struct.unpack("<H", raw[8:10])[0]].decode("ascii")
+            assert parse_header_text(text) == ast.literal_eval(text)
 
 
 @pytest.fixture(scope="module")
