@@ -173,7 +173,7 @@ def check_schema_version(data: Mapping[str, Any], path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise ManifestError(
             f"schema_version {version} is newer than this refmgr reads ({SCHEMA_VERSION}): "
-            "upgrade refmgr",
+            f"upgrade refmgr to a release that reads schema_version {version}",
             path,
         )
     if version != SCHEMA_VERSION:
