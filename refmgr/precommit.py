@@ -71,7 +71,8 @@ def files_pattern(config: Config, prefix: str = "") -> str:
 
 
 def local_config(config: Config, prefix: str = "") -> str:
-    """The .pre-commit-config.yaml that ``refmgr init`` writes."""
+    """The .pre-commit-config.yaml that ``refmgr init`` writes. In a voice repository below
+    the top of its git work tree (``prefix``), use it with ``pre-commit install -c``."""
     lines = [
         "# Commit hooks for this voice repository (https://pre-commit.com):",
         "#   pip install pre-commit && pre-commit install",
@@ -87,6 +88,8 @@ def local_config(config: Config, prefix: str = "") -> str:
             f"        entry: {hook.entry}",
             "        language: system",
         ]
+        if prefix:  # pre-commit runs hooks at the top of the git work tree
+            lines.append(f"        args: [--root, {_quote(prefix.rstrip('/'))}]")
         if hook.scoped:
             lines.append(f"        files: {_quote(files_pattern(config, prefix))}")
         if hook.symlinks:

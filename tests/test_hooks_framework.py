@@ -87,3 +87,27 @@ def test_the_published_hooks_install_from_a_repo(
     proc = commit(repo, env)
     assert proc.returncode != 0
     assert "refs/ghost.npy: token file has no manifest" in proc.stdout + proc.stderr
+
+
+def test_a_voice_repository_in_a_subdirectory(tmp_path: Path, env: dict[str, str]) -> None:
+    top = tmp_path / "game"
+    top.mkdir()
+    assert run(["git", "init", "-q"], top, env).returncode == 0
+    voices = top / "assets" / "voices"
+    assert run([sys.executable, "-m", "refmgr", "init", str(voices)], top, env).returncode == 0
+    config = voices / ".pre-commit-config.yaml"
+    assert "args: [--root, 'assets/voices']" in config.read_text()
+    for rel in ("refs/alpha.npy", "manifests/alpha.json"):
+        shutil.copyfile(PROJECT / rel, voices / rel)
+    install = run(
+        [str(BIN / "pre-commit"), "install", "-c", str(config.relative_to(top))], top, env
+    )
+    assert install.returncode == 0, install.stderr
+    assert commit(top, env).returncode == 0
+    (voices / "refs" / "alpha.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    (voices / "refs" / "alpha.npy").write_bytes(b"\x93NUMPY\x01\x00broken")
+    proc = commit(top, env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1
+    assert "assets/voices/refs/alpha.npy: " in output
+    assert "assets/voices/refs/alpha.wav: WAV audio" in output

@@ -57,7 +57,7 @@ def test_pin_makes_manifests_stale_and_validate_names_the_fix(repo: Path) -> Non
     proc = run_cli("pin", "codec2-3200", "--library-version", "9.9")
     assert proc.returncode == 0
     assert f"pinned codec2-3200: pycodec2 9.9 (was {PYCODEC2})" in proc.stdout
-    assert "1 references now have stale pins (alpha)" in proc.stderr
+    assert "1 reference now with a stale pin (alpha)" in proc.stderr
     proc = run_cli("validate")
     assert proc.returncode == 1
     assert (

@@ -30,7 +30,7 @@ def test_a_clean_repository(repo: Path) -> None:
     assert entries() == {}
     proc = run_cli("status")
     assert "nothing to commit, no problems" in proc.stdout
-    assert "codec2-3200: pycodec2 4.1.1, 1 references" in proc.stdout
+    assert "codec2-3200: pycodec2 4.1.1, 1 reference" in proc.stdout
 
 
 def test_new_changed_and_problems(repo: Path) -> None:

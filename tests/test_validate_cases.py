@@ -36,7 +36,7 @@ def test_the_good_repository_is_valid(repo: Path) -> None:
         result = validate_repository(staged=staged)
         assert result.findings == [] and result.references == 1
     proc = run_cli("validate")
-    assert proc.returncode == 0 and "ok: 1 references" in proc.stdout
+    assert proc.returncode == 0 and "ok: 1 reference in the working tree" in proc.stdout
 
 
 @pytest.mark.parametrize("case", BAD_CASES, ids=BAD_IDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -13,13 +14,28 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 staged_option = click.option(
     "--staged", is_flag=True, help="Check the git index (what is about to be committed)."
 )
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The voice repository (default: found from the working directory). PATHS stay "
+    "relative to the working directory, as pre-commit passes them.",
+)
+
+
+def _shown(root: Path, path: str) -> str:
+    return display_path(os.path.normpath(root / path))
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @staged_option
+@root_option
 @json_option
-def validate(paths: tuple[Path, ...], staged: bool, as_json: bool) -> int:
+def validate(paths: tuple[Path, ...], staged: bool, root: Path | None, as_json: bool) -> int:
     """Check manifests, token files and refmgr.toml; exit 1 if anything is wrong.
 
     With PATHS (as pre-commit passes them), check those references' manifests and token
@@ -28,22 +44,23 @@ def validate(paths: tuple[Path, ...], staged: bool, as_json: bool) -> int:
     """
     from refmgr.commands.validate import validate_repository
 
-    result = validate_repository(paths=paths, staged=staged)
+    result = validate_repository(root, paths=paths, staged=staged)
     if as_json:
         emit_json(result.to_json())
     else:
         for finding in result.findings:
-            click.echo(f"{display_path(result.root / finding.path)}: {finding.problem}")
+            click.echo(f"{_shown(result.root, finding.path)}: {finding.problem}")
         if not result.findings:
-            click.echo(f"ok: {result.references} references in the {result.source}")
+            click.echo(f"ok: {plural(result.references, 'reference')} in the {result.source}")
     return 1 if result.findings else 0
 
 
 @click.command("no-raw-audio")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @staged_option
+@root_option
 @json_option
-def no_raw_audio(paths: tuple[Path, ...], staged: bool, as_json: bool) -> int:
+def no_raw_audio(paths: tuple[Path, ...], staged: bool, root: Path | None, as_json: bool) -> int:
     """Fail if PATHS include recordings, or oversized files under refs/ (a commit hook).
 
     Recordings are known by extension and by their first bytes; refmgr.toml's
@@ -51,7 +68,7 @@ def no_raw_audio(paths: tuple[Path, ...], staged: bool, as_json: bool) -> int:
     """
     from refmgr.commands.no_raw_audio import check_no_raw_audio
 
-    result = check_no_raw_audio(paths=paths, staged=staged)
+    result = check_no_raw_audio(root, paths=paths, staged=staged)
     if as_json:
         emit_json(
             {
@@ -62,7 +79,7 @@ def no_raw_audio(paths: tuple[Path, ...], staged: bool, as_json: bool) -> int:
         )
     else:
         for finding in result.findings:
-            click.echo(f"{display_path(result.root / finding.path)}: {finding.problem}")
+            click.echo(f"{_shown(result.root, finding.path)}: {finding.problem}")
     return 1 if result.findings else 0
 
 
@@ -78,7 +95,9 @@ def status(as_json: bool) -> int:
     if as_json:
         emit_json(result.to_json())
         return 0
-    click.echo(f"voice repository {display_path(project.root)}: {result.references} references")
+    click.echo(
+        f"voice repository {display_path(project.root)}: {plural(result.references, 'reference')}"
+    )
     if not result.git:
         click.echo("(not a git repository: nothing to say about commits)")
     for category in CATEGORIES:
@@ -95,7 +114,9 @@ def status(as_json: bool) -> int:
         for p in result.pins:
             pinned = p.pinned or "not pinned"
             mark = "" if p.installed == p.pinned else f" (installed: {p.installed or 'none'})"
-            click.echo(f"  {p.codec}: {p.library} {pinned}{mark}, {p.references} references")
+            click.echo(
+                f"  {p.codec}: {p.library} {pinned}{mark}, {plural(p.references, 'reference')}"
+            )
     return 0
 
 
@@ -116,8 +137,8 @@ def pin(codec_id: str, library_version: str | None, as_json: bool) -> int:
     click.echo(f"pinned {result.codec}: {result.library} {result.after}{before}")
     if result.stale:
         click.echo(
-            f"{len(result.stale)} references now have stale pins ({', '.join(result.stale)}): "
-            "re-encode them with refmgr add --force",
+            f"{plural(len(result.stale), 'reference')} now with a stale pin "
+            f"({', '.join(result.stale)}): re-encode with refmgr add --force",
             err=True,
         )
     return 0

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from refmgr.cli.output import emit_json
 from refmgr.errors import display_path
+
+if TYPE_CHECKING:
+    from refmgr.commands.hooks import HookChange
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -43,7 +47,7 @@ def uninstall(as_json: bool) -> int:
     return 0
 
 
-def _show(changes: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _show(changes: list[HookChange], as_json: bool) -> None:
     if as_json:
         emit_json([{"path": str(c.path), "action": c.action, "detail": c.detail} for c in changes])
         return
