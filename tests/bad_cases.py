@@ -283,3 +283,20 @@ def extra_codec_path(tmp_path: Path) -> Path:
     directory.mkdir(exist_ok=True)
     (directory / "sitecustomize.py").write_text(EXTRA_CODEC)
     return directory
+
+
+def assert_commit_refused(case: BadCase, root: Path, env: dict[str, str], tmp: Path) -> None:
+    """Apply ``case`` and commit through the installed hook: refused, naming the file."""
+    from tests.gitenv import commit, head
+
+    if case.extra_codec:
+        env = {**env, "PYTHONPATH": str(extra_codec_path(tmp))}
+    before = head(root, env)
+    case.change(root)
+    proc = commit(root, env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"{case.path}: " in output and case.text in output, output
+    assert head(root, env) == before
+    if "marker" in case.notes:
+        assert not (root.parent / case.notes["marker"]).exists()

@@ -43,3 +43,27 @@ def run(
 def must(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 0, f"{proc.args}: {proc.stdout}{proc.stderr}"
     return proc.stdout
+
+
+def head(root: Path, env: dict[str, str]) -> str:
+    return run(["git", "rev-parse", "HEAD"], root, env).stdout.strip()
+
+
+def commit(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Stage everything and commit, through whatever hook is installed."""
+    must(run(["git", "add", "-A"], root, env))
+    return run(["git", "commit", "-m", "change"], root, env)
+
+
+def commit_a_new_reference(
+    root: Path, env: dict[str, str], recording: Path, commit_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """refmgr add a real recording, then commit it through the installed hook: must pass."""
+    must(
+        run([sys.executable, "-m", "refmgr", "add", str(recording), "--text", "Bravo."], root, env)
+    )
+    before = head(root, env)
+    proc = commit(root, commit_env or env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert head(root, env) != before
+    return proc

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, extra_codec_path
-from tests.gitenv import BIN, PROJECT, run
+from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
+from tests.gitenv import BIN, PROJECT, commit, commit_a_new_reference, head, run
 from tests.helpers import RecordingFactory
 
 pytest_plugins = ["tests.voice_fixtures"]
-
-
-def head(root: Path, env: dict[str, str]) -> str:
-    return run(["git", "rev-parse", "HEAD"], root, env).stdout.strip()
-
-
-def commit(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    assert run(["git", "add", "-A"], root, env).returncode == 0
-    return run(["git", "commit", "-m", "change"], root, env)
 
 
 def test_init_writes_a_config_that_uses_the_hooks(framework_repo: Path) -> None:
@@ -33,33 +23,15 @@ def test_init_writes_a_config_that_uses_the_hooks(framework_repo: Path) -> None:
 def test_a_good_reference_commits(
     framework_repo: Path, env: dict[str, str], recording: RecordingFactory
 ) -> None:
-    rec = recording("bravo.wav", seconds=4.0)
-    added = run(
-        [sys.executable, "-m", "refmgr", "add", str(rec), "--text", "Bravo."], framework_repo, env
-    )
-    assert added.returncode == 0, added.stderr
-    before = head(framework_repo, env)
-    proc = commit(framework_repo, env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = commit_a_new_reference(framework_repo, env, recording("bravo.wav", seconds=4.0))
     assert "refmgr validate" in proc.stderr + proc.stdout and "Passed" in proc.stderr + proc.stdout
-    assert head(framework_repo, env) != before
 
 
 @pytest.mark.parametrize("case", BAD_CASES, ids=BAD_IDS)
 def test_a_bad_reference_is_refused(
     case: BadCase, framework_repo: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    if case.extra_codec:
-        env = {**env, "PYTHONPATH": str(extra_codec_path(tmp_path))}
-    before = head(framework_repo, env)
-    case.change(framework_repo)
-    proc = commit(framework_repo, env)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output
-    assert f"{case.path}: " in output and case.text in output, output
-    assert head(framework_repo, env) == before
-    if "marker" in case.notes:
-        assert not (framework_repo.parent / case.notes["marker"]).exists()
+    assert_commit_refused(case, framework_repo, env, tmp_path)
 
 
 @pytest.mark.slow

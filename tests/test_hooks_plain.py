@@ -11,22 +11,13 @@ from pathlib import Path
 import pytest
 
 from refmgr.commands.hooks import MARKER
-from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, extra_codec_path
-from tests.gitenv import PROJECT, git_env, must, run
+from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
+from tests.gitenv import PROJECT, commit, commit_a_new_reference, git_env, must, run
 from tests.helpers import RecordingFactory
 
 pytest_plugins = ["tests.voice_fixtures"]
 
 FOREIGN = "#!/bin/sh\necho someone else's hook\nexit 0\n"
-
-
-def head(root: Path, env: dict[str, str]) -> str:
-    return run(["git", "rev-parse", "HEAD"], root, env).stdout.strip()
-
-
-def commit(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    must(run(["git", "add", "-A"], root, env))
-    return run(["git", "commit", "-m", "change"], root, env)
 
 
 def refmgr(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,30 +33,16 @@ def without_refmgr_on_path(env: dict[str, str]) -> dict[str, str]:
 def test_a_good_reference_commits(
     plain_repo: Path, env: dict[str, str], recording: RecordingFactory
 ) -> None:
-    rec = recording("bravo.wav", seconds=4.0)
-    assert refmgr(plain_repo, env, "add", str(rec), "--text", "Bravo.").returncode == 0
-    before = head(plain_repo, env)
     # The installed hook names its Python: it works without refmgr on PATH.
-    proc = commit(plain_repo, without_refmgr_on_path(env))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert head(plain_repo, env) != before
+    rec = recording("bravo.wav", seconds=4.0)
+    commit_a_new_reference(plain_repo, env, rec, without_refmgr_on_path(env))
 
 
 @pytest.mark.parametrize("case", BAD_CASES, ids=BAD_IDS)
 def test_a_bad_reference_is_refused(
     case: BadCase, plain_repo: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    if case.extra_codec:
-        env = {**env, "PYTHONPATH": str(extra_codec_path(tmp_path))}
-    before = head(plain_repo, env)
-    case.change(plain_repo)
-    proc = commit(plain_repo, env)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output
-    assert f"{case.path}: " in output and case.text in output, output
-    assert head(plain_repo, env) == before
-    if "marker" in case.notes:
-        assert not (plain_repo.parent / case.notes["marker"]).exists()
+    assert_commit_refused(case, plain_repo, env, tmp_path)
 
 
 def test_the_file_in_hooks_works_when_copied_by_hand(repo: Path, env: dict[str, str]) -> None:

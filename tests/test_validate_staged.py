@@ -85,9 +85,7 @@ def test_the_staged_config_is_used(repo: Path) -> None:
     assert any("over the limit of 100" in p for p in problems(staged=True))
     path.write_text(text.replace("[limits]", "[limts]"))
     git(repo, "add", "refmgr.toml")
-    assert problems(staged=True) == [
-        "refmgr.toml: unknown key 'limts' (did you mean 'limits'?)"
-    ]
+    assert problems(staged=True) == ["refmgr.toml: unknown key 'limts' (did you mean 'limits'?)"]
 
 
 def test_an_unresolved_merge_conflict(repo: Path) -> None:
@@ -106,7 +104,9 @@ def test_an_unresolved_merge_conflict(repo: Path) -> None:
 
 
 @pytest.mark.parametrize("staged", [False, True])
-def test_not_a_voice_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, staged: bool) -> None:
+def test_not_a_voice_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, staged: bool
+) -> None:
     monkeypatch.chdir(tmp_path)
     proc = run_cli("validate", *(["--staged"] if staged else []))
     assert proc.returncode == 1

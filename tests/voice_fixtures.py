@@ -24,50 +24,41 @@ def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _base_repo(root: Path, home: Path) -> None:
+def _template(
+    factory: pytest.TempPathFactory, home: Path, name: str, install: list[str] | None
+) -> Path:
+    """refmgr init, the example voice 'alpha', ``install`` (a hook), all committed."""
+    root = factory.mktemp(name) / "voices"
     env = git_env(home)
     must(run([sys.executable, "-m", "refmgr", "init", str(root)], root.parent, env))
     for rel in ("refs/alpha.npy", "manifests/alpha.json"):
         shutil.copyfile(PROJECT / rel, root / rel)
-
-
-def _commit_all(root: Path, env: dict[str, str], message: str) -> None:
+    if install:
+        must(run(install, root, env))
     must(run(["git", "add", "-A"], root, env))
-    must(run(["git", "commit", "-q", "--no-verify", "-m", message], root, env))
+    must(run(["git", "commit", "-q", "--no-verify", "-m", "voices with alpha"], root, env))
+    return root
 
 
 @pytest.fixture(scope="session")
 def repo_template(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
-    """refmgr init + the example voice 'alpha', all committed; no hooks installed."""
-    root = tmp_path_factory.mktemp("template") / "voices"
-    root.mkdir()
-    _base_repo(root, session_home)
-    _commit_all(root, git_env(session_home), "voices with alpha")
-    return root
+    """A committed voice repository with 'alpha'; no hooks installed."""
+    return _template(tmp_path_factory, session_home, "template", None)
 
 
 @pytest.fixture(scope="session")
 def framework_template(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
     """Like repo_template, plus the pre-commit framework's hook (pre-commit install)."""
-    root = tmp_path_factory.mktemp("framework") / "voices"
-    root.mkdir()
-    _base_repo(root, session_home)
-    env = git_env(session_home)
-    must(run([str(BIN / "pre-commit"), "install"], root, env))
-    _commit_all(root, env, "voices with alpha")
-    return root
+    return _template(
+        tmp_path_factory, session_home, "framework", [str(BIN / "pre-commit"), "install"]
+    )
 
 
 @pytest.fixture(scope="session")
 def plain_template(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
     """Like repo_template, plus refmgr's plain git hook (refmgr hooks install)."""
-    root = tmp_path_factory.mktemp("plain") / "voices"
-    root.mkdir()
-    _base_repo(root, session_home)
-    env = git_env(session_home)
-    must(run([sys.executable, "-m", "refmgr", "hooks", "install"], root, env))
-    _commit_all(root, env, "voices with alpha")
-    return root
+    install = [sys.executable, "-m", "refmgr", "hooks", "install"]
+    return _template(tmp_path_factory, session_home, "plain", install)
 
 
 def _copy(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

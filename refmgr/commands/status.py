@@ -8,6 +8,7 @@ fails.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,14 +35,6 @@ class Entry:
     state: str  # short machine-readable state
     detail: str
 
-    def to_json(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "category": self.category,
-            "state": self.state,
-            "detail": self.detail,
-        }
-
 
 @dataclass(frozen=True)
 class PinState:
@@ -50,15 +43,6 @@ class PinState:
     pinned: str | None
     installed: str | None
     references: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "codec": self.codec,
-            "library": self.library,
-            "pinned": self.pinned,
-            "installed": self.installed,
-            "references": self.references,
-        }
 
 
 @dataclass
@@ -69,12 +53,7 @@ class RepoStatus:
     pins: list[PinState] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "references": self.references,
-            "git": self.git,
-            "entries": [e.to_json() for e in self.entries],
-            "pins": [p.to_json() for p in self.pins],
-        }
+        return dataclasses.asdict(self)
 
 
 def repository_status(project: Project) -> RepoStatus:
