@@ -117,12 +117,20 @@ class _DuplicateKey(Exception):
 
 
 class _NotFinite(Exception):
-    pass
+    """NaN, an infinity, or an integer beyond 64 bits."""
 
 
 def _reject_constant(name: str) -> Any:
     # Python's json reads NaN and Infinity, which JSON does not have.
     raise _NotFinite(name)
+
+
+def _bounded_int(text: str) -> int:
+    # Every integer a manifest holds fits in 64 bits; a longer one is hostile (and would
+    # overflow the float arithmetic of later checks).
+    if len(text) > 20 or not -(2**63) <= (value := int(text)) < 2**63:
+        raise _NotFinite(text)
+    return value
 
 
 def _finite_float(text: str) -> float:
@@ -143,12 +151,13 @@ def parse_manifest(raw: bytes, path: Path) -> Manifest:
             object_pairs_hook=_reject_duplicates,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
+            parse_int=_bounded_int,
         )
     except _DuplicateKey as e:
         raise ManifestError(f"duplicate key '{e.args[0]}'", path) from None
     except _NotFinite as e:
         raise ManifestError(
-            f"invalid JSON: {e.args[0][:40]} is not a finite number", path
+            f"invalid JSON: {e.args[0][:40]} is not a finite number within 64 bits", path
         ) from None
     except json.JSONDecodeError as e:
         raise ManifestError(

@@ -157,3 +157,42 @@ def test_validate_reports_findings_and_never_crashes(
         assert "\n" not in finding.problem
     if manifest == ALPHA_JSON and npy == ALPHA_NPY:
         assert report.findings == []
+
+
+extreme_numbers = st.sampled_from(
+    [0, -1, 1e308, -1e308, 5e-324, 2**63 - 1, 2**63, -(2**63), 2**1100, 10**400, 1.5, 8.0]
+)
+
+
+@st.composite
+def mutated_valid_manifests(draw: st.DrawFn) -> bytes:
+    """The example manifest with some numbers replaced by extreme ones."""
+    data = json.loads(ALPHA_JSON)
+    numeric = [
+        ("codec", "frame_rate"),
+        ("codec", "hop"),
+        ("codec", "sample_rate"),
+        ("codec", "n_codebooks"),
+        ("source", "duration_s"),
+        ("source", "bytes"),
+        ("tokens", "bytes"),
+        ("voice", "f0_median_hz"),
+        ("schema_version",),
+    ]
+    for keys in draw(st.lists(st.sampled_from(numeric), min_size=1, max_size=3)):
+        target = data
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = draw(extreme_numbers)
+    if draw(st.booleans()):
+        data["tokens"]["shape"] = [draw(extreme_numbers), draw(extreme_numbers)]
+    return json.dumps(data).encode()
+
+
+@FUZZ
+@given(mutated_valid_manifests())
+def test_validate_survives_extreme_numbers(fuzz_root: Path, manifest: bytes) -> None:
+    (fuzz_root / "manifests" / "alpha.json").write_bytes(manifest)
+    (fuzz_root / "refs" / "alpha.npy").write_bytes(ALPHA_NPY)
+    report = validate(WorkTree(fuzz_root), Config())
+    assert all("\n" not in f.problem for f in report.findings)
