@@ -7,12 +7,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from refmgr.backends import registry
+from refmgr.cli import main
 from refmgr.commands.validate import validate_repository
 from refmgr.manifest import _fast_check, _schema, _validator
-from tests.bad_cases import BAD_CASES, BAD_IDS, EXTRA_CODEC, BadCase, extra_codec_path
+from tests.bad_cases import BAD_CASES, BAD_IDS, EXTRA_CODEC, TOKENS, BadCase, extra_codec_path
 from tests.helpers import git, run_cli, snapshot
 
 pytest_plugins = ["tests.voice_fixtures"]
@@ -40,20 +42,29 @@ def test_the_good_repository_is_valid(repo: Path) -> None:
 
 
 @pytest.mark.parametrize("case", BAD_CASES, ids=BAD_IDS)
-def test_core_finds_it(case: BadCase, repo: Path, request: pytest.FixtureRequest) -> None:
+def test_core_finds_it(
+    case: BadCase, repo: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
     if case.extra_codec:
         request.getfixturevalue("extra_codec")
     case.change(repo)
     before = snapshot(repo)
     findings = validate_repository().findings
     assert any(f.path == case.path and case.text in f.problem for f in findings), findings
+    capsys.readouterr()
+    assert main(["validate"]) == 1  # the command maps findings to exit 1
+    assert f"{case.path}: " in capsys.readouterr().out
     git(repo, "add", "-A")
     staged = validate_repository(staged=True).findings
     assert any(f.path == case.path and case.text in f.problem for f in staged), staged
     git(repo, "reset", "-q")
     assert snapshot(repo) == before
     if "marker" in case.notes:
-        assert not (repo.parent / case.notes["marker"]).exists()
+        marker = repo.parent / case.notes["marker"]
+        assert not marker.exists()
+        # The payload is live: unpickling it really would have created the file.
+        np.load(repo / TOKENS, allow_pickle=True)
+        assert marker.exists()
 
 
 CLI_CASES = ("pickled-object-dtype", "duplicate-key", "orphan-tokens", "codec-not-allowed")
