@@ -15,6 +15,7 @@ from typing import Any
 
 from refmgr import gitrepo
 from refmgr.backends.registry import codec_spec
+from refmgr.config import Config
 from refmgr.errors import GitError, ManifestError
 from refmgr.manifest import Manifest, parse_manifest
 from refmgr.pins import stale_pins
@@ -88,10 +89,19 @@ def repository_status(project: Project) -> RepoStatus:
             used[manifest.codec_id] = used.get(manifest.codec_id, 0) + 1
             for stale in stale_pins(manifest, config):
                 status.entries.append(Entry(name, PROBLEM, "stale-pin", f"{m_path}: {stale}"))
+    status.pins = _pin_states(config, used)
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    status.entries.sort(key=lambda e: (order[e.category], e.name, e.state))
+    return status
+
+
+def _pin_states(config: Config, used: dict[str, int]) -> list[PinState]:
+    """Every codec in use or pinned: pinned and installed library versions."""
+    states = []
     for codec_id in sorted(used.keys() | config.codecs.pins.keys()):
         library = codec_spec(codec_id).distribution
         pin = config.codecs.pins.get(codec_id)
-        status.pins.append(
+        states.append(
             PinState(
                 codec=codec_id,
                 library=library,
@@ -100,9 +110,7 @@ def repository_status(project: Project) -> RepoStatus:
                 references=used.get(codec_id, 0),
             )
         )
-    order = {c: i for i, c in enumerate(CATEGORIES)}
-    status.entries.sort(key=lambda e: (order[e.category], e.name, e.state))
-    return status
+    return states
 
 
 def _name_of(path: str, directory: str, suffix: str) -> str | None:
