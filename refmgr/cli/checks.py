@@ -8,15 +8,15 @@ from pathlib import Path
 import click
 
 from refmgr.cli.output import emit_json
+from refmgr.cli.refs import json_option
 from refmgr.errors import display_path
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 staged_option = click.option(
     "--staged", is_flag=True, help="Check the git index (what is about to be committed)."
 )
 root_option = click.option(
     "--root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The voice repository (default: found from the working directory). PATHS stay "
     "relative to the working directory, as pre-commit passes them.",
 )

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 import click
 
 from refmgr.cli.output import emit_json
+from refmgr.cli.refs import json_option
 from refmgr.errors import display_path
 
 if TYPE_CHECKING:
     from refmgr.commands.hooks import HookChange
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
 @click.group()
