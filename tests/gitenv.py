@@ -22,6 +22,8 @@ def git_env(home: Path) -> dict[str, str]:
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
         REFMGR_HOME=str(home / "refmgr-state"),
         GIT_CONFIG_NOSYSTEM="1",
         GIT_AUTHOR_NAME="refmgr tests",
