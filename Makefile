@@ -36,6 +36,7 @@ check-alpha: $(STAMP)
 	$(BIN)/python scripts/make_alpha.py --check
 
 bench: $(STAMP)
+	$(PIP) install --quiet -r benchmarks/requirements.txt
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 constraints: $(STAMP)

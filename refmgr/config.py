@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import json
 import math
+import re
 import tomllib
 import types
 import typing
@@ -22,12 +23,27 @@ from refmgr.errors import ConfigError
 
 CONFIG_FILE = "refmgr.toml"
 SCHEMA_VERSION = 1
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class CodecPin:
+    """What this repository's tokens of one codec are made with; every manifest must agree.
+
+    ``refmgr init`` and the first ``refmgr add`` with a codec record its library version;
+    ``refmgr pin`` changes it. Codecs with weights also pin checkpoint file hashes.
+    """
+
+    library_version: str | None = None
+    checkpoint: dict[str, str] = field(default_factory=dict)  # checkpoint file -> sha256
+    config_sha256: str | None = None
 
 
 @dataclass(frozen=True)
 class CodecSettings:
     default: str = "codec2-3200"
     allowed: tuple[str, ...] = ("codec2-3200",)
+    pins: dict[str, CodecPin] = field(default_factory=dict)  # codec id -> pin
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,13 @@ class Paths:
     refs: str = "refs"
     manifests: str = "manifests"
     renders: str = "renders"
+
+
+@dataclass(frozen=True)
+class Hooks:
+    # Globs, relative to the repository root ('*' also matches '/'), where recordings may be
+    # committed (e.g. "examples/*.wav"); refmgr-no-raw-audio blocks them everywhere else.
+    allow_audio: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +128,7 @@ class Config:
     codecs: CodecSettings = field(default_factory=CodecSettings)
     limits: Limits = field(default_factory=Limits)
     paths: Paths = field(default_factory=Paths)
+    hooks: Hooks = field(default_factory=Hooks)
     engines: EngineSettings = field(default_factory=EngineSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
 
@@ -119,6 +143,11 @@ def load_config(path: Path) -> Config:
         raise ConfigError("no such file", path) from None
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", path) from None
+    return parse_config_bytes(raw, path)
+
+
+def parse_config_bytes(raw: bytes, path: Path) -> Config:
+    """A config from the bytes of a refmgr.toml (read from disk or from the git index)."""
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -237,6 +266,22 @@ def _check_semantics(config: Config, path: Path) -> None:
         raise ConfigError(
             f"codecs.default '{config.codecs.default}' is not in codecs.allowed", path
         )
+    for codec_id, pin in config.codecs.pins.items():
+        if codec_id not in CODECS:
+            raise ConfigError(
+                f"unknown codec '{codec_id}' in codecs.pins (known: {', '.join(sorted(CODECS))})",
+                path,
+            )
+        if pin.library_version is not None and not pin.library_version.strip():
+            raise ConfigError(f"codecs.pins.{codec_id}.library_version is empty", path)
+        digests = [*pin.checkpoint.items(), ("config_sha256", pin.config_sha256 or "0" * 64)]
+        for name, digest in digests:
+            if not SHA256.fullmatch(digest):
+                raise ConfigError(
+                    f"codecs.pins.{codec_id}: {name} must be a sha256 (64 hex digits), "
+                    f"not {digest!r}",
+                    path,
+                )
     limits = config.limits
     if not 0 < limits.min_duration_s < limits.max_duration_s:
         raise ConfigError(
@@ -281,9 +326,22 @@ def _emit(obj: Any, prefix: list[str], lines: list[str]) -> None:
     for name, value in scalars:
         lines.append(f"{_key(name)} = {_toml_value(value)}")
     for keys, value in tables:
-        lines.append("")
-        lines.append("[" + ".".join(_key(k) for k in keys) + "]")
+        # A table holding only subtables (codecs.pins) needs no header of its own.
+        if _has_scalars(value):
+            lines.append("")
+            lines.append("[" + ".".join(_key(k) for k in keys) + "]")
         _emit(value, keys, lines)
+
+
+def _has_scalars(obj: Any) -> bool:
+    values = (
+        [getattr(obj, f.name) for f in dataclasses.fields(obj)]
+        if dataclasses.is_dataclass(obj)
+        else list(obj.values())
+    )
+    return any(
+        v is not None and not (dataclasses.is_dataclass(v) or isinstance(v, dict)) for v in values
+    )
 
 
 def _key(name: str) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,23 +50,148 @@ def stage(root: Path, paths: Sequence[Path]) -> None:
         raise GitError(f"git add failed: {e.stderr.strip()}", root) from None
 
 
-# The query below runs on every render, before anything else can start: it calls git
-# directly, because importing GitPython costs more (~40 ms) than it does.
-def _git(cwd: Path, *args: str) -> str | None:
-    """stdout of ``git ARGS`` in ``cwd``; None if git fails (not a repository, no commit)."""
+# Plumbing below runs git directly, without GitPython: the commit hook must stay light
+# (GitPython costs ~0.1 s to import) and these calls are one process for any number of files.
+
+
+def _run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    import subprocess
+
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    except OSError:  # no git installed
-        return None
-    return proc.stdout.decode("utf-8", errors="surrogateescape") if proc.returncode == 0 else None
+        proc = subprocess.run(
+            ["git", *args], cwd=root, input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed (or not on PATH)", root) from None
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(
+            f"git {args[0]} failed: {detail[-1] if detail else f'exit {proc.returncode}'}", root
+        )
+    return proc.stdout
 
 
-def _top_and_relative(root: Path, paths: Sequence[Path]) -> tuple[Path, list[str]] | None:
-    top = _git(root, "rev-parse", "--show-toplevel")
-    if top is None:
-        return None
-    top_dir = Path(top.strip()).resolve()
-    return top_dir, [p.resolve().relative_to(top_dir).as_posix() for p in paths]
+@dataclass(frozen=True)
+class IndexEntry:
+    mode: str  # "100644", "100755", "120000" (symlink), "160000" (submodule)
+    oid: str
+    stage: int  # 0, or 1-3 for the sides of an unresolved merge conflict
+
+
+def index_entries(root: Path, pathspecs: Sequence[str]) -> dict[str, IndexEntry]:
+    """The index entries under ``pathspecs``, by path relative to ``root`` ('/'-separated)."""
+    out = _run_git(root, "ls-files", "--stage", "-z", "--", *pathspecs)
+    entries: dict[str, IndexEntry] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        mode, oid, stage = meta.decode().split()
+        path = raw_path.decode("utf-8", "surrogateescape")
+        entry = IndexEntry(mode, oid, int(stage))
+        if path not in entries or entry.stage < entries[path].stage:
+            entries[path] = entry
+    return entries
+
+
+def object_sizes(root: Path, oids: Iterable[str]) -> dict[str, int]:
+    """Blob sizes, without reading the blobs (one git cat-file --batch-check)."""
+    wanted = sorted(set(oids))
+    if not wanted:
+        return {}
+    out = _run_git(
+        root, "cat-file", "--batch-check", stdin="".join(o + "\n" for o in wanted).encode()
+    )
+    sizes: dict[str, int] = {}
+    for line in out.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            sizes[parts[0]] = int(parts[2])
+    return sizes
+
+
+def read_objects(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+    """The contents of blobs (one git cat-file --batch). Check their sizes first."""
+    wanted = sorted(set(oids))
+    if not wanted:
+        return {}
+    out = _run_git(root, "cat-file", "--batch", stdin="".join(o + "\n" for o in wanted).encode())
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        parts = out[pos:end].split()
+        pos = end + 1
+        if len(parts) != 3:  # "<oid> missing"
+            continue
+        size = int(parts[2])
+        blobs[parts[0].decode()] = out[pos : pos + size]
+        pos += size + 1  # the content is followed by a newline
+    return blobs
+
+
+def staged_paths(root: Path) -> list[str]:
+    """Paths under ``root`` added, copied, modified or renamed in the index since HEAD."""
+    out = _run_git(
+        root,
+        "diff",
+        "--cached",
+        "--name-only",
+        "--relative",
+        "-z",
+        "--no-renames",
+        "--diff-filter=ACMRT",
+    )
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def status_codes(root: Path, pathspecs: Sequence[str]) -> dict[str, str]:
+    """``git status`` two-letter codes (XY: index, work tree; '??' untracked) by path under root."""
+    out = _run_git(
+        root,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--no-renames",
+        "--untracked-files=all",
+        "--",
+        *pathspecs,
+    )
+    prefix = _run_git(root, "rev-parse", "--show-prefix").decode().strip()
+    codes: dict[str, str] = {}
+    for record in out.split(b"\0"):
+        if len(record) < 4:
+            continue
+        path = record[3:].decode("utf-8", "surrogateescape")
+        # porcelain paths are relative to the top level: make them relative to root
+        if prefix and path.startswith(prefix):
+            path = path[len(prefix) :]
+        codes[path] = record[:2].decode()
+    return codes
+
+
+def git_path(root: Path, name: str) -> Path:
+    """Where git keeps ``name`` (e.g. 'hooks'), honouring core.hooksPath and worktrees."""
+    out = _run_git(root, "rev-parse", "--git-path", name).decode().strip()
+    return (root / out).resolve()
+
+
+def show_prefix(root: Path) -> str:
+    """``root`` relative to the top of its git work tree ('' at the top, else 'dir/')."""
+    return _run_git(root, "rev-parse", "--show-prefix").decode().strip()
+
+
+def get_config(root: Path, key: str) -> str | None:
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "config", "--local", "--get", key], cwd=root, capture_output=True, check=False
+    )
+    return proc.stdout.decode().rstrip("\n") if proc.returncode == 0 else None
+
+
+def set_config(root: Path, key: str, value: str) -> None:
+    _run_git(root, "config", "--local", key, value)
 
 
 @dataclass(frozen=True)
@@ -79,23 +203,28 @@ class CommitState:
 def commit_state(root: Path, groups: Mapping[str, Sequence[Path]]) -> CommitState:
     """Which of the (existing) files of ``groups`` are not committed as they are on disk
     (untracked, ignored, staged or changed), and the newest commit that changed each
-    group. Three git calls whatever the number of groups. Raises GitError outside git."""
+    group: what a render records, in three git calls whatever the number of groups.
+    Raises GitError outside a git repository."""
+    try:
+        top = Path(_run_git(root, "rev-parse", "--show-toplevel").decode().strip()).resolve()
+    except GitError:
+        raise GitError("not a git repository", root) from None
     paths = [p for group in groups.values() for p in group]
-    found = _top_and_relative(root, paths)
-    if found is None:
-        raise GitError("not a git repository", root)
-    top, rel = found
     if not paths:
         return CommitState([], {})
-    status = _git(
+    where = {p: p.resolve().relative_to(top).as_posix() for p in paths}
+    rel = list(where.values())
+    status = _run_git(
         top, "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all", "--", *rel
-    )
-    changed = {entry[3:] for entry in (status or "").split("\0") if len(entry) > 3}
-    where = dict(zip(paths, rel, strict=True))
+    ).decode("utf-8", "surrogateescape")
+    changed = {entry[3:] for entry in status.split("\0") if len(entry) > 3}
+    try:
+        log = _run_git(top, "log", "--format=%x01%H", "--name-only", "-z", "--", *rel)
+    except GitError:
+        log = b""  # no commit yet
     last: dict[str, str | None] = dict.fromkeys(groups)
     # Newest first: each commit, then the files it changed (NUL-separated with -z).
-    log = _git(top, "log", "--format=%x01%H", "--name-only", "-z", "--", *rel) or ""
-    for record in log.split("\x01")[1:]:
+    for record in log.decode("utf-8", "surrogateescape").split("\x01")[1:]:
         commit, _, names = record.partition("\0")
         touched = set(names.lstrip("\n").split("\0"))
         for name, group in groups.items():

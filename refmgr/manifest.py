@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.errors import ManifestError
+from refmgr.schemacheck import Check, UnsupportedSchema, compile_schema
 from refmgr.tokens import TokenExpectation
 
 SCHEMA_VERSION = 1
@@ -75,16 +77,30 @@ def check_name(name: str) -> str | None:
 
 
 @functools.cache
-def _validator() -> Any:
-    import jsonschema
-
+def _schema() -> dict[str, Any]:
     from refmgr.backends.registry import CODECS
 
     text = resources.files("refmgr").joinpath("schemas/manifest.v1.json").read_text("utf-8")
-    schema = json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
     # The registry is the one list of codec ids: the schema takes its enum from there.
     schema["properties"]["codec"]["properties"]["id"]["enum"] = sorted(CODECS)
-    return jsonschema.Draft202012Validator(schema)
+    return schema
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_schema())
+
+
+@functools.cache
+def _fast_check() -> Check | None:
+    # None: the schema uses a keyword the fast checker lacks; jsonschema then does it all.
+    try:
+        return compile_schema(_schema())
+    except UnsupportedSchema:
+        return None
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -100,19 +116,55 @@ class _DuplicateKey(Exception):
     pass
 
 
+class _NotFinite(Exception):
+    """NaN, an infinity, or an integer beyond 64 bits."""
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have.
+    raise _NotFinite(name)
+
+
+def _bounded_int(text: str) -> int:
+    # Every integer a manifest holds fits in 64 bits; a longer one is hostile (and would
+    # overflow the float arithmetic of later checks).
+    if len(text) > 20 or not -(2**63) <= (value := int(text)) < 2**63:
+        raise _NotFinite(text)
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as inf
+        raise _NotFinite(text)
+    return value
+
+
 def parse_manifest(raw: bytes, path: Path) -> Manifest:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ManifestError(f"not UTF-8 (invalid byte at offset {e.start})", path) from None
     try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicates)
+        data = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
     except _DuplicateKey as e:
         raise ManifestError(f"duplicate key '{e.args[0]}'", path) from None
+    except _NotFinite as e:
+        raise ManifestError(
+            f"invalid JSON: {e.args[0][:40]} is not a finite number within 64 bits", path
+        ) from None
     except json.JSONDecodeError as e:
         raise ManifestError(
             f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})", path
         ) from None
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
+        raise ManifestError(f"invalid JSON: {e}", path) from None
     except RecursionError:
         raise ManifestError("invalid JSON: nested too deeply", path) from None
     if not isinstance(data, dict):
@@ -130,7 +182,7 @@ def check_schema_version(data: Mapping[str, Any], path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise ManifestError(
             f"schema_version {version} is newer than this refmgr reads ({SCHEMA_VERSION}): "
-            "upgrade refmgr",
+            f"upgrade refmgr to a release that reads schema_version {version}",
             path,
         )
     if version != SCHEMA_VERSION:
@@ -138,6 +190,9 @@ def check_schema_version(data: Mapping[str, Any], path: Path) -> None:
 
 
 def validate_data(data: dict[str, Any], path: Path) -> Manifest:
+    fast = _fast_check()
+    if fast is not None and fast(data):
+        return Manifest(data)
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]

@@ -74,18 +74,11 @@ def iter_references(project: Project) -> Iterator[Reference | ManifestError]:
 def resolve_tokens_path(project: Project, manifest: Manifest, manifest_path: Path) -> Path:
     """The token file a manifest names, which must be refs/NAME.npy inside the repository."""
     raw = manifest.tokens_path
-    rel = PurePosixPath(raw)
     refs = project.config.paths.refs
-    if rel.is_absolute() or raw.startswith(("\\", "~")) or (len(raw) > 1 and raw[1] == ":"):
-        raise ManifestError(
-            f"tokens.path '{raw}' is absolute; it must be inside {refs}/", manifest_path
-        )
-    if ".." in rel.parts:
-        raise ManifestError(f"tokens.path '{raw}' escapes {refs}/ with '..'", manifest_path)
-    expected = project.tokens_relpath(manifest.name)
-    if rel.as_posix() != expected:
-        raise ManifestError(f"tokens.path '{raw}' must be '{expected}'", manifest_path)
-    path = project.root / rel
+    problem = tokens_path_problem(raw, project.tokens_relpath(manifest.name), refs)
+    if problem:
+        raise ManifestError(problem, manifest_path)
+    path = project.root / raw
     # A symlink (of the file or of refs/ itself) must not lead out of refs/.
     if path.is_symlink() or project.refs_dir.is_symlink():
         real = Path(os.path.realpath(path))
@@ -94,6 +87,18 @@ def resolve_tokens_path(project: Project, manifest: Manifest, manifest_path: Pat
                 f"tokens.path '{raw}' is a symlink leading outside {refs}/", manifest_path
             )
     return path
+
+
+def tokens_path_problem(raw: str, expected: str, refs: str) -> str | None:
+    """What is wrong with a manifest's tokens.path, which must be exactly ``expected``."""
+    rel = PurePosixPath(raw)
+    if rel.is_absolute() or raw.startswith(("\\", "~")) or (len(raw) > 1 and raw[1] == ":"):
+        return f"tokens.path '{raw}' is absolute; it must be inside {refs}/"
+    if ".." in rel.parts:
+        return f"tokens.path '{raw}' escapes {refs}/ with '..'"
+    if raw != expected:
+        return f"tokens.path '{raw}' must be '{expected}'"
+    return None
 
 
 def read_codes(project: Project, reference: Reference) -> np.ndarray[Any, Any]:

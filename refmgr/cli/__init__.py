@@ -32,6 +32,12 @@ COMMANDS: dict[str, str] = {
     "show": "refmgr.cli.refs:show",
     "rm": "refmgr.cli.refs:rm",
     "decode": "refmgr.cli.refs:decode",
+    "validate": "refmgr.cli.checks:validate",
+    "no-raw-audio": "refmgr.cli.checks:no_raw_audio",
+    "status": "refmgr.cli.checks:status",
+    "pin": "refmgr.cli.checks:pin",
+    "hooks": "refmgr.cli.integration:hooks",
+    "textconv": "refmgr.cli.integration:textconv",
     "render": "refmgr.cli.render:render",
 }
 

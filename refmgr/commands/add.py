@@ -18,8 +18,10 @@ from refmgr import __version__, gitrepo
 from refmgr.audio import read_recording, resample
 from refmgr.backends.base import Codec
 from refmgr.backends.registry import codec_spec, load_codec
+from refmgr.config import dump_config, load_config
 from refmgr.errors import AudioError, ConfigError, RefError, RefmgrError, TokenFileError
 from refmgr.manifest import SCHEMA_VERSION, check_name, dump_manifest, validate_data
+from refmgr.pins import installed_pin, require_installed_matches, with_pin
 from refmgr.project import Project
 from refmgr.reference import check_code_ranges
 from refmgr.store import commit, locked
@@ -91,6 +93,7 @@ def add_references(
             "put each transcript in a .lab or .txt file beside its recording"
         )
     codec_id = _allowed_codec(project, codec_id)
+    require_installed_matches(project.config, codec_id, project.config_path)
     items = [_plan(rec, name, text, text_file) for rec in recordings]
     _check_unique(items)
     if not force:
@@ -116,11 +119,21 @@ def add_references(
         if not force:
             for r in results:  # another process may have taken the name while we encoded
                 _check_free(project, r.name)
+        staged += _first_pin(project, codec_id)
         commit(project, writes=staged)
     results = [replace(r, replaced=r.name in replaced) for r in results]
     if stage:
         gitrepo.stage(project.root, [path for path, _ in staged])
     return results
+
+
+def _first_pin(project: Project, codec_id: str) -> list[tuple[Path, bytes]]:
+    """refmgr.toml with the codec's library version pinned, if this is its first use."""
+    config = load_config(project.config_path)  # as it is now, under the lock
+    pin = installed_pin(codec_id)
+    if codec_id in config.codecs.pins or pin is None:
+        return []
+    return [(project.config_path, dump_config(with_pin(config, codec_id, pin)).encode())]
 
 
 def _allowed_codec(project: Project, codec_id: str | None) -> str:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from refmgr import gitrepo
-from refmgr.config import CONFIG_FILE, Config, dump_config, load_config
+from refmgr.config import CONFIG_FILE, CodecSettings, Config, dump_config, load_config
 from refmgr.fsutil import atomic_write
+from refmgr.pins import installed_pin
+from refmgr.precommit import CONFIG_NAME, local_config
 from refmgr.project import STATE_DIR
+
+TEXTCONV_KEY = "diff.refmgr.textconv"
 
 
 @dataclass
@@ -30,7 +36,7 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
     if config_path.exists():
         config = load_config(config_path)  # an invalid config is reported, never overwritten
     else:
-        config = Config()
+        config = _new_config()
         atomic_write(config_path, dump_config(config).encode())
         result.created.append(CONFIG_FILE)
     for rel in (config.paths.refs, config.paths.manifests):
@@ -45,11 +51,36 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
         result.created.append(STATE_DIR + "/")
     _ensure_lines(root, ".gitattributes", gitattributes_lines(config), result)
     _ensure_lines(root, ".gitignore", gitignore_lines(config), result)
+    in_git = gitrepo.is_git_repo(root)
+    if not (root / CONFIG_NAME).exists():
+        prefix = gitrepo.show_prefix(root) if in_git else ""
+        atomic_write(root / CONFIG_NAME, local_config(config, prefix).encode())
+        result.created.append(CONFIG_NAME)
+    if in_git:
+        _configure_textconv(root, result)
     return result
 
 
+def _new_config() -> Config:
+    # Pin the default codec's library now if it is installed; else the first add pins it.
+    default = CodecSettings()
+    pin = installed_pin(default.default)
+    return Config(codecs=CodecSettings(pins={default.default: pin} if pin else {}))
+
+
+def _configure_textconv(root: Path, result: InitResult) -> None:
+    # Repository-local git config (never committed), so the interpreter's absolute path is
+    # fine and makes git diff work without refmgr on PATH, like pre-commit's own hook.
+    command = f"{shlex.quote(sys.executable)} -m refmgr textconv --git"
+    if gitrepo.get_config(root, TEXTCONV_KEY) != command:
+        gitrepo.set_config(root, TEXTCONV_KEY, command)
+        result.updated.append(f"git config {TEXTCONV_KEY}")
+
+
 def gitattributes_lines(config: Config) -> list[str]:
-    return [f"/{config.paths.refs}/*.npy binary"]
+    # `binary` keeps git from merging or normalizing token files; the later `diff=refmgr`
+    # turns their diffs back on through refmgr textconv.
+    return [f"/{config.paths.refs}/*.npy binary", f"/{config.paths.refs}/*.npy diff=refmgr"]
 
 
 def gitignore_lines(config: Config) -> list[str]:

@@ -1,0 +1,73 @@
+"""refmgr no-raw-audio: recordings stay out of commits, except where refmgr.toml allows them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.helpers import git, make_recording, run_cli
+
+pytest_plugins = ["tests.voice_fixtures"]
+
+
+def test_recordings_by_name_and_by_content(repo: Path) -> None:
+    make_recording(repo / "takes" / "alpha.wav", seconds=1.0, sample_rate=8000)
+    wav = make_recording(repo / "takes" / "renamed.wav", seconds=1.0, sample_rate=8000)
+    wav.rename(repo / "takes" / "renamed.dat")
+    (repo / "takes" / "empty.mp3").write_bytes(b"")
+    (repo / "notes.txt").write_text("not audio")
+    proc = run_cli(
+        "no-raw-audio",
+        "takes/alpha.wav",
+        "takes/renamed.dat",
+        "takes/empty.mp3",
+        "notes.txt",
+        "refs/alpha.npy",
+    )
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "takes/alpha.wav",
+        "takes/empty.mp3",
+        "takes/renamed.dat",
+    ]
+    assert "WAV audio: recordings stay out of git" in lines[0]
+    assert ".mp3 file" in lines[1]
+
+
+def test_allowed_globs_and_the_refs_size_limit(repo: Path) -> None:
+    make_recording(repo / "examples" / "alpha.wav", seconds=1.0, sample_rate=8000)
+    config = repo / "refmgr.toml"
+    config.write_text(
+        config.read_text()
+        .replace("allow_audio = []", 'allow_audio = ["examples/*.wav"]')
+        .replace("max_token_bytes = 1048576", "max_token_bytes = 1000")
+    )
+    proc = run_cli("no-raw-audio", "--json", "examples/alpha.wav", "refs/alpha.npy")
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 1 and data["checked"] == 2
+    assert [(f["path"], f["check"]) for f in data["findings"]] == [("refs/alpha.npy", "size")]
+
+
+def test_staged_reads_the_index(repo: Path) -> None:
+    make_recording(repo / "a.wav", seconds=1.0, sample_rate=8000)
+    git(repo, "add", "a.wav")
+    (repo / "a.wav").write_text("now it is text")  # the index still holds the recording
+    make_recording(repo / "b.flac", seconds=1.0, sample_rate=8000)  # not staged
+    proc = run_cli("no-raw-audio", "--staged")
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        "a.wav: WAV audio: recordings stay out of git, only their tokens go in (encode it "
+        "with refmgr add; or allow this path in refmgr.toml's [hooks] allow_audio)"
+    ]
+
+
+def test_needs_paths_or_staged(repo: Path) -> None:
+    proc = run_cli("no-raw-audio")
+    assert proc.returncode == 1 and "--staged" in proc.stderr
+
+
+def test_outside_a_voice_repository(tmp_path: Path) -> None:
+    make_recording(tmp_path / "x.ogg", seconds=1.0, sample_rate=8000)
+    proc = run_cli("no-raw-audio", "x.ogg", cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout.startswith("x.ogg: Ogg audio")

@@ -1,0 +1,115 @@
+"""Pins in refmgr.toml: written by init and add, checked by validate, changed by refmgr pin."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from refmgr.config import CodecPin, Config, load_config
+from refmgr.errors import ConfigError
+from refmgr.manifest import load_manifest
+from refmgr.pins import require_installed_matches, stale_pins, with_pin
+from refmgr.versions import installed_version
+from tests.bad_cases import MANIFEST, edit_manifest
+from tests.helpers import RecordingFactory, git, run_cli
+
+pytest_plugins = ["tests.voice_fixtures"]
+
+PYCODEC2 = installed_version("pycodec2")
+
+
+def pins(root: Path) -> dict[str, object]:
+    table = tomllib.loads((root / "refmgr.toml").read_text())
+    return dict(table["codecs"].get("pins", {}))
+
+
+def test_init_pins_the_default_codec(repo: Path) -> None:
+    assert pins(repo) == {"codec2-3200": {"library_version": PYCODEC2}}
+
+
+def test_the_first_add_pins_its_codec(voice_repo: Path, recording: RecordingFactory) -> None:
+    path = voice_repo / "refmgr.toml"
+    path.write_text(
+        path.read_text().replace('[codecs.pins.codec2-3200]\nlibrary_version = "4.1.1"\n', "")
+    )
+    assert pins(voice_repo) == {}
+    proc = run_cli("add", recording("a.wav", seconds=4.0), "--text", "A.", "--stage")
+    assert proc.returncode == 0, proc.stderr
+    assert pins(voice_repo) == {"codec2-3200": {"library_version": PYCODEC2}}
+    assert "refmgr.toml" in git(voice_repo, "diff", "--cached", "--name-only")
+
+
+def test_add_refuses_another_library_version_than_the_pin(
+    voice_repo: Path, recording: RecordingFactory
+) -> None:
+    assert run_cli("pin", "codec2-3200", "--library-version", "0.0.1").returncode == 0
+    before = sorted(p.name for p in (voice_repo / "refs").iterdir())
+    proc = run_cli("add", recording("a.wav", seconds=4.0), "--text", "A.")
+    assert proc.returncode == 1
+    assert f"pins pycodec2 0.0.1 but {PYCODEC2} is installed" in proc.stderr
+    assert "refmgr pin codec2-3200" in proc.stderr
+    assert sorted(p.name for p in (voice_repo / "refs").iterdir()) == before
+
+
+def test_pin_makes_manifests_stale_and_validate_names_the_fix(repo: Path) -> None:
+    proc = run_cli("pin", "codec2-3200", "--library-version", "9.9")
+    assert proc.returncode == 0
+    assert f"pinned codec2-3200: pycodec2 9.9 (was {PYCODEC2})" in proc.stdout
+    assert "1 reference now with a stale pin (alpha)" in proc.stderr
+    proc = run_cli("validate")
+    assert proc.returncode == 1
+    assert (
+        f"manifests/alpha.json: stale pin: tokens made with pycodec2 {PYCODEC2} but "
+        "refmgr.toml pins 9.9 for codec2-3200; re-encode with: refmgr add --force alpha.wav "
+        f"--name alpha (or, if {PYCODEC2} is right, re-pin with: refmgr pin codec2-3200 "
+        f"--library-version {PYCODEC2})"
+    ) in proc.stdout
+    assert run_cli("pin", "codec2-3200").returncode == 0  # back to the installed version
+    assert run_cli("validate").returncode == 0
+
+
+def test_checkpoint_pins(repo: Path) -> None:
+    config = with_pin(
+        load_config(repo / "refmgr.toml"),
+        "codec2-3200",
+        CodecPin(
+            library_version=PYCODEC2, checkpoint={"codec.pth": "a" * 64}, config_sha256="b" * 64
+        ),
+    )
+    manifest = load_manifest(repo / MANIFEST)
+    problems = stale_pins(manifest, config)
+    assert len(problems) == 2
+    assert (
+        "checkpoint file codec.pth is not recorded but refmgr.toml pins aaaaaaaaaaaa…"
+        in problems[0]
+    )
+    assert "checkpoint config differs" in problems[1]
+    edit_manifest(
+        repo,
+        lambda d: d["codec"].update(
+            checkpoint={"files": {"codec.pth": "a" * 64}, "config_sha256": "b" * 64}
+        ),
+    )
+    assert stale_pins(load_manifest(repo / MANIFEST), config) == []
+
+
+def test_config_checks_pins(tmp_path: Path) -> None:
+    path = tmp_path / "refmgr.toml"
+    for text, message in [
+        ('[codecs.pins.nope]\nlibrary_version = "1"\n', "unknown codec 'nope' in codecs.pins"),
+        ('[codecs.pins.codec2-3200]\nlibrary_version = ""\n', "library_version is empty"),
+        ('[codecs.pins.codec2-3200.checkpoint]\n"x.pth" = "abc"\n', "x.pth must be a sha256"),
+        (
+            '[codecs.pins.codec2-3200]\nversion = "1"\n',
+            "unknown key 'codecs.pins.codec2-3200.version'",
+        ),
+    ]:
+        path.write_text("schema_version = 1\n" + text)
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)
+
+
+def test_require_installed_matches_without_a_pin() -> None:
+    require_installed_matches(Config(), "codec2-3200", Path("refmgr.toml"))  # nothing pinned
