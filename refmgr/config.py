@@ -72,12 +72,65 @@ class Hooks:
 
 
 @dataclass(frozen=True)
+class DraftEngineSettings:
+    # eSpeak NG language voice, without a variant: the draft engine picks the register
+    # variant itself from the reference's median pitch.
+    voice: str = "en-us"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    default: str = "draft"  # engine for `refmgr render` without --engine
+    draft: DraftEngineSettings = field(default_factory=DraftEngineSettings)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    # Synthesis parameters of every line unless the script or --seed says otherwise.
+    seed: int = 0
+    temperature: float = 0.7
+    top_p: float = 0.7
+    repetition_penalty: float = 1.2
+    max_new_tokens: int = 1024
+    gap_s: float = 0.5  # silence between lines in `render --mix`
+
+
+# The synthesis parameters (SynthesisParams) and what a valid value is. Shared by
+# [render] here, `render --seed` and the per-line overrides of scripts.
+PARAM_TYPES: dict[str, type] = {
+    "seed": int,
+    "temperature": float,
+    "top_p": float,
+    "repetition_penalty": float,
+    "max_new_tokens": int,
+}
+MAX_SEED = 2**32 - 1  # what every engine's generator accepts (numpy's is the narrowest)
+
+
+def param_problem(name: str, value: float) -> str | None:
+    """Why ``value`` is not a valid synthesis parameter ``name``, or None."""
+    if name == "seed" and not 0 <= value <= MAX_SEED:
+        return f"seed must be between 0 and {MAX_SEED}, not {value}"
+    if name == "temperature" and not value > 0:
+        return f"temperature must be above 0, not {value}"
+    if name == "top_p" and not 0 < value <= 1:
+        return f"top_p must be above 0 and at most 1, not {value}"
+    if name == "repetition_penalty" and not value > 0:
+        return f"repetition_penalty must be above 0, not {value}"
+    if name == "max_new_tokens" and not value >= 1:
+        return f"max_new_tokens must be at least 1, not {value}"
+    return None
+
+
+@dataclass(frozen=True)
 class Config:
     schema_version: int = SCHEMA_VERSION
     codecs: CodecSettings = field(default_factory=CodecSettings)
     limits: Limits = field(default_factory=Limits)
     paths: Paths = field(default_factory=Paths)
     hooks: Hooks = field(default_factory=Hooks)
+    engines: EngineSettings = field(default_factory=EngineSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
 
 
 T = TypeVar("T")
@@ -182,7 +235,27 @@ def _unknown_key(full: str, key: str, known: list[str]) -> str:
 
 
 def _check_semantics(config: Config, path: Path) -> None:
-    from refmgr.backends.registry import CODECS
+    from refmgr.backends.registry import CODECS, ENGINES
+
+    if config.engines.default not in ENGINES:
+        raise ConfigError(
+            f"engines.default: unknown engine '{config.engines.default}' "
+            f"(known: {', '.join(sorted(ENGINES))})",
+            path,
+        )
+    voice = config.engines.draft.voice
+    if not voice or not all(c.isascii() and (c.isalnum() or c in "-_/") for c in voice):
+        raise ConfigError(
+            f"engines.draft.voice must be an eSpeak NG language voice such as 'en-us' "
+            f"(no '+variant'), not {voice!r}",
+            path,
+        )
+    for name in PARAM_TYPES:
+        problem = param_problem(name, getattr(config.render, name))
+        if problem:
+            raise ConfigError(f"render.{problem}", path)
+    if config.render.gap_s < 0:
+        raise ConfigError(f"render.gap_s must be 0 or more, not {config.render.gap_s}", path)
 
     for codec_id in (config.codecs.default, *config.codecs.allowed):
         if codec_id not in CODECS:

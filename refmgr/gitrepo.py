@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,3 +192,42 @@ def get_config(root: Path, key: str) -> str | None:
 
 def set_config(root: Path, key: str, value: str) -> None:
     _run_git(root, "config", "--local", key, value)
+
+
+@dataclass(frozen=True)
+class CommitState:
+    uncommitted: list[Path]  # files whose committed state is not what is on disk
+    last_commits: dict[str, str | None]  # per group: the newest commit that changed its files
+
+
+def commit_state(root: Path, groups: Mapping[str, Sequence[Path]]) -> CommitState:
+    """Which of the (existing) files of ``groups`` are not committed as they are on disk
+    (untracked, ignored, staged or changed), and the newest commit that changed each
+    group: what a render records, in three git calls whatever the number of groups.
+    Raises GitError outside a git repository."""
+    try:
+        top = Path(_run_git(root, "rev-parse", "--show-toplevel").decode().strip()).resolve()
+    except GitError:
+        raise GitError("not a git repository", root) from None
+    paths = [p for group in groups.values() for p in group]
+    if not paths:
+        return CommitState([], {})
+    where = {p: p.resolve().relative_to(top).as_posix() for p in paths}
+    rel = list(where.values())
+    status = _run_git(
+        top, "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all", "--", *rel
+    ).decode("utf-8", "surrogateescape")
+    changed = {entry[3:] for entry in status.split("\0") if len(entry) > 3}
+    try:
+        log = _run_git(top, "log", "--format=%x01%H", "--name-only", "-z", "--", *rel)
+    except GitError:
+        log = b""  # no commit yet
+    last: dict[str, str | None] = dict.fromkeys(groups)
+    # Newest first: each commit, then the files it changed (NUL-separated with -z).
+    for record in log.decode("utf-8", "surrogateescape").split("\x01")[1:]:
+        commit, _, names = record.partition("\0")
+        touched = set(names.lstrip("\n").split("\0"))
+        for name, group in groups.items():
+            if last[name] is None and touched.intersection(where[p] for p in group):
+                last[name] = commit
+    return CommitState([p for p in paths if where[p] in changed], last)

@@ -23,9 +23,25 @@ refmgr show alpha
 echo; echo "== refmgr decode alpha -o ../alpha-decoded.wav"
 refmgr decode alpha -o ../alpha-decoded.wav
 
+echo; echo "== a second voice: beta (eSpeak NG en-us+f4), then refmgr add"
+python ../../../scripts/speak.py --text-file ../../../examples/beta.txt --voice en-us+f4 --rate 165 --pitch 40 -o ../recordings/beta.wav
+cp ../../../examples/beta.txt ../recordings/beta.lab
+refmgr add ../recordings/beta.wav --language en
+cp ../../../examples/episode.txt episode.txt
+echo; echo "== refmgr render episode.txt --mix ../episode.wav   (draft engine: eSpeak NG at each voice's pitch and rate)"
+refmgr render episode.txt --mix ../episode.wav
+echo; echo "== edit one line, then refmgr render status / render again: only that line renders"
+sed -i.bak 's/three weeks of letters/a month of letters/' episode.txt && rm episode.txt.bak
+refmgr render status episode.txt
+refmgr render episode.txt
+
 echo
 echo "Done. Files:"
 echo "  recording        $demo/recordings/alpha.wav ($(wc -c < ../recordings/alpha.wav) bytes, not committed)"
 echo "  tokens           $demo/voices/refs/alpha.npy ($(wc -c < refs/alpha.npy) bytes)"
 echo "  manifest         $demo/voices/manifests/alpha.json"
 echo "  decoded tokens   $demo/alpha-decoded.wav (listen to what the repository keeps)"
+echo "  script           $demo/voices/episode.txt"
+echo "  rendered lines   $demo/voices/renders/episode/ ($(ls renders/episode | wc -l) WAV files, draft voices, not committed)"
+echo "  render lock      $demo/voices/renders/episode.lock.json (what each line was made from)"
+echo "  whole episode    $demo/episode.wav (every line in order)"

@@ -71,6 +71,9 @@ class EngineSpec:
     install_hint: str
     # True for scratch voices that are not a clone of the reference (marked in outputs).
     draft: bool = False
+    # The table under [engines] in refmgr.toml that configures it (a field of
+    # config.EngineSettings), handed to the factory as ``settings``; None: no settings.
+    settings_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,19 +82,23 @@ class VoiceReference:
 
     name: str
     codec_id: str
-    codes: Codes
+    codes: Codes  # in the stored dtype (often uint8/int16): cast before handing to a model
+    tokens_sha256: str  # identifies the codes: engines may memoise per-reference work on it
     transcript: str
     language: str | None
-    profile: Mapping[str, float] = field(default_factory=dict)
+    # The manifest's voice profile (f0_median_hz, speaking_rate_wpm); values may be None.
+    profile: Mapping[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SynthesisParams:
-    seed: int = 0
-    temperature: float = 0.7
-    top_p: float = 0.7
-    repetition_penalty: float = 1.2
-    max_new_tokens: int = 1024
+    # No defaults here: the project's defaults live in refmgr.toml [render], so that one
+    # place decides them and every value that reaches an engine is in the cache key.
+    seed: int
+    temperature: float
+    top_p: float
+    repetition_penalty: float
+    max_new_tokens: int
 
 
 @dataclass(frozen=True)
@@ -101,12 +108,20 @@ class Synthesis:
 
 
 class Engine(Protocol):
-    """Speaks text in a reference's voice. Loaded once, used for many lines."""
+    """Speaks text in a reference's voice. Loaded once, used for many lines.
+
+    Built by ``registry.load_engine`` as ``factory(spec, device=..., settings=...)``.
+    Building must be cheap (no weights loaded): ``render status`` and ``--dry-run`` build
+    the engine only to read ``pins``. Load models on the first ``synthesize`` and keep them
+    until ``close``. The same reference, text and params must give the same audio where
+    the engine can promise it (the draft engine always; Fish Speech on CPU).
+    """
 
     spec: EngineSpec
 
     def pins(self) -> dict[str, Any]:
-        """Everything about the engine that changes the sound (versions, checkpoint hashes)."""
+        """Everything about the engine that changes the sound (versions, checkpoint hashes,
+        device or precision where they matter). JSON-able; part of every line's cache key."""
         ...
 
     def synthesize(

@@ -24,7 +24,19 @@ CODECS: dict[str, CodecSpec] = {
     ),
 }
 
-ENGINES: dict[str, EngineSpec] = {}
+ENGINES: dict[str, EngineSpec] = {
+    "draft": EngineSpec(
+        id="draft",
+        summary="scratch voice for timing and CI: eSpeak NG with the reference's pitch and "
+        "speaking rate (not a clone)",
+        distribution="espeakng-loader",
+        codec_families=None,  # uses the voice profile, so any reference will do
+        loader="refmgr.backends.draft:DraftEngine",
+        install_hint="pip install espeakng-loader",
+        draft=True,
+        settings_key="draft",
+    ),
+}
 
 
 def codec_spec(codec_id: str) -> CodecSpec:
@@ -63,8 +75,10 @@ def load_codec(codec_id: str, **settings: Any) -> Codec:
     return codec
 
 
-def load_engine(engine_id: str, **settings: Any) -> Engine:
+def load_engine(engine_id: str, *, device: str | None = None, settings: Any = None) -> Engine:
+    """Build an engine (cheap: models load on first use). ``settings`` is its table of
+    refmgr.toml (``EngineSpec.settings_key``), ``device`` what --device asked for."""
     spec = engine_spec(engine_id)
     factory = _import(spec.loader, f"engine '{engine_id}'", spec.install_hint)
-    engine: Engine = factory(spec, **settings)
+    engine: Engine = factory(spec, device=device, settings=settings)
     return engine

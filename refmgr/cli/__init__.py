@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "pin": "refmgr.cli.checks:pin",
     "hooks": "refmgr.cli.integration:hooks",
     "textconv": "refmgr.cli.integration:textconv",
+    "render": "refmgr.cli.render:render",
 }
 
 

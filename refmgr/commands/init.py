@@ -85,7 +85,11 @@ def gitattributes_lines(config: Config) -> list[str]:
 
 def gitignore_lines(config: Config) -> list[str]:
     # Temporaries of a write killed mid-way; the next refmgr command deletes them.
-    return [f"/{config.paths.refs}/.*.tmp", f"/{config.paths.manifests}/.*.tmp"]
+    lines = [f"/{config.paths.refs}/.*.tmp", f"/{config.paths.manifests}/.*.tmp"]
+    # Rendered audio stays out of git (CI caches it); the locks beside it are meant to be
+    # committed, except the per-shard ones that `refmgr render merge` joins and removes.
+    renders = config.paths.renders
+    return [*lines, f"/{renders}/*/", f"/{renders}/*.shard-*-of-*.lock.json"]
 
 
 def _ensure_lines(root: Path, name: str, lines: list[str], result: InitResult) -> None:

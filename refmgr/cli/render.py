@@ -1,0 +1,329 @@
+"""``refmgr render SCRIPT``, ``refmgr render status SCRIPT``, ``refmgr render merge SCRIPT``."""
+
+from __future__ import annotations
+
+import os
+
+# Before numpy loads: OpenBLAS starts a thread per core at import, which costs more start-up
+# time (~60 ms on 2 busy cores) than all the small-array work refmgr does with it. A value
+# the user set is kept; torch (Fish Speech) sizes its own thread pool.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from refmgr.backends.registry import ENGINES
+from refmgr.cli.output import emit_json, table
+from refmgr.config import MAX_SEED
+from refmgr.errors import RefmgrError, display_path
+from refmgr.render.plan import Action, Plan, Shard, Step
+from refmgr.render.runner import Failure, RunResult
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+script_argument = click.argument("script", type=click.Path(dir_okay=True, path_type=Path))
+engine_option = click.option(
+    "--engine",
+    "engine_id",
+    type=click.Choice(sorted(ENGINES)),
+    help="Engine to render with (default: engines.default in refmgr.toml).",
+)
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    help="Seed of every line without its own {seed=N} (default: render.seed in refmgr.toml).",
+)
+
+
+class RenderGroup(click.Group):
+    """Runs ``run`` when the first argument is not a subcommand: ``render SCRIPT``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=RenderGroup)
+def render() -> None:
+    """Render script lines in their characters' voices: refmgr render SCRIPT [OPTIONS].
+
+    Only lines whose inputs changed are rendered; renders/SCRIPT.lock.json records what
+    every output was made from. See `refmgr render run --help` for the options. A script
+    that is itself named 'status', 'merge' or 'run' is given as ./status.
+    """
+
+
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard | None:
+    if value is None:
+        return None
+    try:
+        return Shard.parse(value)
+    except RefmgrError as e:
+        raise click.BadParameter(e.message.removeprefix("--shard ")) from None
+
+
+def _require_committed(value: bool | None) -> bool:
+    if value is not None:
+        return value
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@render.command("run")
+@script_argument
+@engine_option
+@click.option("--device", help="Device for the engine (cpu, cuda, cuda:1, ...).")
+@seed_option
+@click.option("--force", is_flag=True, help="Render the chosen lines even if they are up to date.")
+@click.option(
+    "--only", multiple=True, metavar="ID", help="Only this line: its [id] or number. Repeatable."
+)
+@click.option(
+    "--shard",
+    callback=_shard,
+    metavar="K/N",
+    help="Only shard K of N (CI matrices); see `render merge`.",
+)
+@click.option(
+    "--require-committed/--no-require-committed",
+    default=None,
+    help="Refuse references and manifests that are not committed and clean (default: on when CI is set).",
+)
+@click.option(
+    "--mix",
+    type=click.Path(path_type=Path),
+    help="Also write every line, in order, to this WAV file.",
+)
+@click.option(
+    "--gap",
+    "gap_s",
+    type=click.FloatRange(min=0),
+    help="Seconds between lines in --mix (default: render.gap_s).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")
+@json_option
+def run(
+    script: Path,
+    engine_id: str | None,
+    device: str | None,
+    seed: int | None,
+    force: bool,
+    only: tuple[str, ...],
+    shard: Shard | None,
+    require_committed: bool | None,
+    mix: Path | None,
+    gap_s: float | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Render the lines of SCRIPT that changed into renders/SCRIPT/, and lock them."""
+    from refmgr.commands.render import RenderOptions, plan_render, render_script
+    from refmgr.project import open_project
+
+    project = open_project()
+    options = RenderOptions(
+        engine_id=engine_id,
+        device=device,
+        seed=seed,
+        force=force,
+        only=only,
+        shard=shard,
+        require_committed=_require_committed(require_committed),
+    )
+    if dry_run:
+        plan = plan_render(project, script, options=options)
+        if as_json:
+            emit_json(_plan_json(plan))
+        else:
+            _print_plan(plan, selected_only=True)
+        return 0
+    bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
+    try:
+        result = render_script(project, script, options=options, mix=mix, gap_s=gap_s, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    outcome = result.run
+    if as_json:
+        emit_json(
+            {
+                **_plan_json(result.plan),
+                "rendered": [s.line.label for s in outcome.rendered],
+                "reused": [s.line.label for s in outcome.reused],
+                "removed": outcome.removed,
+                "failures": [
+                    {"id": f.step.line.label, "line": f.step.line.line, "error": str(f.error)}
+                    for f in outcome.failures
+                ],
+                "lock": display_path(outcome.lock) if outcome.lock else None,
+                "mix": None if result.mix is None else display_path(result.mix.path),
+                "seconds": round(outcome.seconds, 3),
+            }
+        )
+    _print_failures(result.plan, outcome.failures)
+    if result.mix_error is not None:
+        click.echo(str(result.mix_error), err=True)
+    if not as_json:
+        _print_summary(result.plan, outcome)
+        if result.mix is not None:
+            click.echo(
+                f"mix:     {display_path(result.mix.path)} ({result.mix.lines} lines, "
+                f"{result.mix.duration_s:.1f} s)"
+            )
+    return 0 if result.ok else 1
+
+
+@render.command()
+@script_argument
+@engine_option
+@seed_option
+@json_option
+def status(script: Path, engine_id: str | None, seed: int | None, as_json: bool) -> int:
+    """Show which lines of SCRIPT are up to date, which are stale, and why."""
+    from refmgr.commands.render import RenderOptions, plan_render
+    from refmgr.project import open_project
+
+    plan = plan_render(
+        open_project(), script, options=RenderOptions(engine_id=engine_id, seed=seed)
+    )
+    if as_json:
+        emit_json(_plan_json(plan))
+    else:
+        _print_plan(plan, selected_only=False)
+    refused = [Failure(s, s.error) for s in plan.steps if s.action is Action.FAILED and s.error]
+    _print_failures(plan, refused)
+    return 1 if refused else 0
+
+
+@render.command()
+@click.argument("script", type=click.Path(path_type=Path))
+@json_option
+def merge(script: Path, as_json: bool) -> int:
+    """Join the shard locks of SCRIPT (renders/NAME.shard-K-of-N.lock.json) into its lock.
+
+    Only the name of SCRIPT is used. Run it where the outputs of every shard are together.
+    """
+    from refmgr.commands.render import merge_shards
+    from refmgr.project import open_project
+
+    result = merge_shards(open_project(), script)
+    if as_json:
+        emit_json(
+            {
+                "lock": display_path(result.lock),
+                "shards": [display_path(p) for p in result.shards],
+                "entries": result.entries,
+                "missing": result.missing,
+                "removed": result.removed,
+            }
+        )
+    else:
+        click.echo(
+            f"merged {len(result.shards)} shard locks -> {display_path(result.lock)} "
+            f"({result.entries} lines rendered, {result.missing} missing)"
+        )
+    if result.missing:
+        click.echo(
+            f"{display_path(result.lock)}: {result.missing} lines have no output "
+            "(see 'missing' in the lock)",
+            err=True,
+        )
+        return 1
+    return 0
+
+
+class _ProgressBar:
+    """click's progress bar on stderr, with an ETA; made when the first line starts."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int, step: Step | None) -> None:
+        if self._bar is None:
+            if total == 0:
+                return
+            self._bar = click.progressbar(
+                length=total,
+                label="rendering",
+                file=sys.stderr,
+                show_eta=True,
+                show_pos=True,
+                item_show_func=lambda s: s.line.stem if s is not None else None,
+            )
+            self._bar.__enter__()
+        if step is not None:
+            self._bar.update(1, step)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def _print_failures(plan: Plan, failures: list[Failure]) -> None:
+    # A refused character is one problem however many lines it has: one line for it.
+    refused: dict[str, list[Failure]] = {}
+    for failure in failures:
+        if failure.step.action is Action.FAILED:
+            refused.setdefault(failure.step.line.character, []).append(failure)
+    for group in refused.values():
+        labels = ", ".join(f.step.line.label for f in group)
+        click.echo(f"{group[0].error}; not rendered: {labels}", err=True)
+    for failure in failures:
+        if failure.step.action is Action.FAILED:
+            continue
+        line = failure.step.line
+        where = f"{display_path(plan.script.path)}:{line.line}"
+        click.echo(f"{where}: line {line.label} not rendered: {failure.error}", err=True)
+
+
+def _plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "script": display_path(plan.script.path),
+        "engine": plan.engine.id,
+        "draft": plan.engine.draft,
+        "shard": None if plan.shard is None else str(plan.shard),
+        "plan_sha256": plan.plan_sha256,
+        "counts": {a.value: plan.count(a) for a in Action},
+        "lines": [
+            {
+                "index": s.line.index,
+                "id": s.line.label,
+                "line": s.line.line,
+                "character": s.line.character,
+                "output": s.output,
+                "action": s.action.value,
+                "reason": s.reason,
+                "key": s.key,
+            }
+            for s in plan.steps
+        ],
+    }
+
+
+def _print_plan(plan: Plan, *, selected_only: bool) -> None:
+    steps = list(plan.selected()) if selected_only else list(plan.steps)
+    rows = [[s.action.value, s.line.label, s.line.character, s.reason] for s in steps]
+    click.echo(table(["ACTION", "LINE", "CHARACTER", "WHY"], rows))
+    counts = ", ".join(f"{plan.count(a)} {a.value}" for a in Action if plan.count(a))
+    draft = " (draft: scratch voices, not clones)" if plan.engine.draft else ""
+    click.echo(f"{display_path(plan.script.path)}: {counts}; engine {plan.engine.id}{draft}")
+
+
+def _print_summary(plan: Plan, run: RunResult) -> None:
+    draft = " (draft: scratch voices, not clones)" if plan.engine.draft else ""
+    kept = plan.count(Action.KEEP)
+    failed = len(run.failures)
+    shard = f", shard {plan.shard}" if plan.shard else ""
+    click.echo(
+        f"{plan.script.name}: rendered {len(run.rendered)}, reused {len(run.reused)}, "
+        f"kept {kept}, failed {failed} of {len(plan.steps)} lines{shard} "
+        f"in {run.seconds:.1f} s, engine {plan.engine.id}{draft}"
+    )
+    if run.removed:
+        click.echo(f"removed {len(run.removed)} outputs no line makes any more")
+    if run.lock is not None:
+        outputs = run.lock.parent / plan.script.name
+        click.echo(f"outputs: {display_path(outputs)}/")
+        click.echo(f"lock:    {display_path(run.lock)}")

@@ -1,0 +1,192 @@
+"""refmgr render: render a script's lines in its characters' voices, only what changed.
+
+``plan_render`` decides (used by --dry-run and ``render status``), ``render_script``
+decides and applies, ``merge_shards`` joins the locks of a render split with --shard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refmgr.backends.base import Engine
+from refmgr.backends.registry import engine_spec, load_engine
+from refmgr.errors import RefmgrError
+from refmgr.project import Project
+from refmgr.render.cast import cast_script
+from refmgr.render.lockfile import (
+    lock_path,
+    merge_locks,
+    read_lock,
+    recorded_outputs,
+    shard_lock_paths,
+    write_lock,
+)
+from refmgr.render.mix import MixResult, mix_outputs
+from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
+from refmgr.render.plan import Plan, Shard, make_plan
+from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
+from refmgr.render.script import Script, read_script
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    plan: Plan
+    run: RunResult
+    mix: MixResult | None = None
+    mix_error: RefmgrError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.run.failures and self.mix_error is None
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What to render and how; the same for a render and its --dry-run."""
+
+    engine_id: str | None = None  # None: engines.default in refmgr.toml
+    device: str | None = None
+    seed: int | None = None  # None: render.seed in refmgr.toml (a line's own seed wins)
+    force: bool = False
+    only: tuple[str, ...] = ()  # line ids or numbers
+    shard: Shard | None = None
+    require_committed: bool = False
+
+
+def _index(project: Project, script_name: str) -> OutputIndex:
+    return OutputIndex.load(project.state_dir / f"render-{script_name}.outputs.json")
+
+
+@contextlib.contextmanager
+def _planned(
+    project: Project, script: Script, options: RenderOptions
+) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
+    spec = engine_spec(options.engine_id or project.config.engines.default)
+    settings = getattr(project.config.engines, spec.settings_key) if spec.settings_key else None
+    engine = load_engine(spec.id, device=options.device, settings=settings)
+    try:
+        cast = cast_script(project, script, spec, require_committed=options.require_committed)
+        index = _index(project, script.name)
+        try:
+            previous = read_lock(lock_path(project, script.name))
+        except RefmgrError:
+            previous = None  # rewritten by this render; it only explained staleness
+        plan = make_plan(
+            project,
+            script,
+            cast,
+            engine=spec,
+            pins=engine.pins(),
+            settings=project.config.render,
+            seed=options.seed,
+            force=options.force,
+            only=options.only,
+            shard=options.shard,
+            previous=recorded_outputs(previous) if previous else None,
+            index=index,
+        )
+        yield plan, engine, index
+    finally:
+        engine.close()
+
+
+def plan_render(
+    project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
+) -> Plan:
+    """What ``render_script`` with the same options would do; writes nothing."""
+    with _planned(project, read_script(script_path), options) as (plan, _, _):
+        return plan
+
+
+def render_script(
+    project: Project,
+    script_path: Path,
+    *,
+    options: RenderOptions = RenderOptions(),
+    mix: Path | None = None,
+    gap_s: float | None = None,
+    progress: Progress | None = None,
+) -> RenderResult:
+    """Render what is stale, lock it, and optionally mix every line into ``mix``."""
+    if mix is not None and options.shard is not None:
+        raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
+    script = read_script(script_path)
+    with (
+        render_lock(project, script.name),
+        _planned(project, script, options) as (plan, engine, index),
+    ):
+        run = run_plan(project, plan, engine, index=index, progress=progress)
+    if mix is None:
+        return RenderResult(plan=plan, run=run)
+    try:
+        gap = project.config.render.gap_s if gap_s is None else gap_s
+        return RenderResult(plan, run, mix=mix_outputs(project, plan, run.facts, mix, gap_s=gap))
+    except RefmgrError as e:
+        return RenderResult(plan, run, mix_error=e)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    lock: Path
+    shards: list[Path]
+    entries: int
+    missing: int
+    removed: list[str] = field(default_factory=list)
+
+
+def merge_shards(project: Project, script_path: Path) -> MergeResult:
+    """Join renders/NAME.shard-K-of-N.lock.json into renders/NAME.lock.json.
+
+    Every output the shards list is checked against its sha256 first; outputs of this
+    script that no line makes any more are removed, as a whole render would."""
+    name = script_path.stem
+    with render_lock(project, name):
+        paths = shard_lock_paths(project, name)
+        if not paths:
+            raise RefmgrError(
+                f"no shard locks of '{name}' to merge (expected {name}.shard-K-of-N.lock.json)",
+                project.renders_dir,
+            )
+        shards = []
+        for path in paths:
+            lock = read_lock(path)
+            assert lock is not None
+            shards.append((path, lock))
+        merged = merge_locks(shards)
+        prefix = f"{project.config.paths.renders}/{name}/"
+        outputs = read_outputs(project.renders_dir / name, _index(project, name))
+        found = {prefix + file: facts for file, facts in outputs.items()}
+        for entry in merged["entries"]:
+            _verify_output(project, entry["output"], found.get(entry["output"]["path"]))
+        target = lock_path(project, name)
+        write_lock(target, merged)  # first: an earlier lock may list what is removed next
+        listed = {e["output"]["path"] for e in merged["entries"]} | {
+            m["output"] for m in merged["missing"]
+        }
+        removed = sorted(set(found) - listed)  # outputs no line makes any more
+        for output in removed:
+            (project.root / output).unlink()
+        for path in paths:
+            path.unlink()
+    return MergeResult(
+        lock=target,
+        shards=paths,
+        entries=len(merged["entries"]),
+        missing=len(merged["missing"]),
+        removed=removed,
+    )
+
+
+def _verify_output(project: Project, output: dict[str, str], found: OutputFacts | None) -> None:
+    path = project.root / output["path"]
+    if found is None:
+        raise RefmgrError(
+            "listed by a shard lock but missing or incomplete: bring every shard's renders/ "
+            "together before merging",
+            path,
+        )
+    if found.sha256 != output["sha256"]:
+        raise RefmgrError("does not match the sha256 its shard lock records", path)

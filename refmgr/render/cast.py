@@ -1,0 +1,131 @@
+"""The cast of a script: each character resolved to a verified reference.
+
+A character whose reference cannot be used (its tokens fail their checksum, its manifest
+is invalid, the engine cannot clone from its codec) is *refused*: its lines fail, every
+other line still renders. A character with no reference at all is a script error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from refmgr import gitrepo
+from refmgr.backends.base import EngineSpec, VoiceReference
+from refmgr.backends.registry import codec_spec
+from refmgr.errors import BackendError, GitError, RefmgrError
+from refmgr.project import Project
+from refmgr.reference import Reference, known_names, read_codes, reference_from_manifest
+from refmgr.render.script import Script, ScriptLine
+from refmgr.store import locked
+
+
+@dataclass(frozen=True)
+class Member:
+    reference: Reference
+    voice: VoiceReference
+
+    def key_inputs(self) -> dict[str, Any]:
+        """What of the reference can change the sound: part of every line's cache key.
+
+        The name is not: two names for the same tokens sound the same. The transcript goes
+        in as its hash, to keep locks small.
+        """
+        data = self.reference.manifest.data
+        return {
+            "codec": data["codec"],  # id, library version, checkpoint hashes
+            "tokens_sha256": self.voice.tokens_sha256,
+            "transcript_sha256": hashlib.sha256(self.voice.transcript.encode()).hexdigest(),
+            "language": self.voice.language,
+            "voice": data["voice"],
+        }
+
+
+@dataclass(frozen=True)
+class Cast:
+    members: dict[str, Member]
+    refused: dict[str, RefmgrError]  # character -> why its lines cannot be rendered
+    commits: dict[str, str | None]  # character -> last commit of its reference files, if clean
+
+
+def cast_script(
+    project: Project, script: Script, engine: EngineSpec, *, require_committed: bool
+) -> Cast:
+    known = set(known_names(project))
+    first_lines: dict[str, ScriptLine] = {}
+    for line in script.lines:
+        first_lines.setdefault(line.character, line)
+    for character, line in first_lines.items():
+        if character not in known:
+            listed = ", ".join(sorted(known)) or "none yet; add one with: refmgr add"
+            raise script.error(line, f"unknown character '{character}' (known: {listed})")
+    members: dict[str, Member] = {}
+    refused: dict[str, RefmgrError] = {}
+    # Under the repository lock: an `add --force` running beside us cannot hand us a
+    # manifest and token file from two different versions.
+    with locked(project):
+        for character in first_lines:
+            try:
+                members[character] = _member(project, character, engine)
+            except RefmgrError as e:
+                refused[character] = e
+    commits = _commits(project, members, require_committed=require_committed)
+    return Cast(members=members, refused=refused, commits=commits)
+
+
+def _member(project: Project, name: str, engine: EngineSpec) -> Member:
+    reference = reference_from_manifest(project, project.manifest_path(name))
+    manifest = reference.manifest
+    family = codec_spec(manifest.codec_id).family
+    if engine.codec_families is not None and family not in engine.codec_families:
+        raise BackendError(
+            f"engine '{engine.id}' cannot clone from {manifest.codec_id} tokens "
+            f"(it takes codec families: {', '.join(sorted(engine.codec_families))}); "
+            "re-add the reference with a codec it takes, or render with another --engine",
+            reference.manifest_path,
+        )
+    codes = read_codes(project, reference)  # verifies size, dtype, shape, sha256, ranges
+    voice = manifest.data["voice"]
+    return Member(
+        reference=reference,
+        voice=VoiceReference(
+            name=name,
+            codec_id=manifest.codec_id,
+            codes=codes,
+            tokens_sha256=manifest.token_expectation.sha256,
+            transcript=manifest.transcript,
+            language=manifest.language,
+            profile={k: voice[k] for k in sorted(voice)},
+        ),
+    )
+
+
+def _commits(
+    project: Project, members: dict[str, Member], *, require_committed: bool
+) -> dict[str, str | None]:
+    files = {
+        name: [m.reference.manifest_path, m.reference.tokens_path] for name, m in members.items()
+    }
+    try:
+        state = gitrepo.commit_state(project.root, files)
+    except GitError:
+        if require_committed:
+            raise GitError(
+                "not a git repository: --require-committed needs the references in git",
+                project.root,
+            ) from None
+        return dict.fromkeys(members)
+    dirty = state.uncommitted
+    if require_committed and dirty:
+        more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
+        raise GitError(
+            f"not committed{more}: --require-committed (on by default when CI is set) renders "
+            "only committed references; commit them, or pass --no-require-committed",
+            sorted(dirty)[0],
+        )
+    # A reference with uncommitted changes has no commit that describes it.
+    return {
+        name: None if set(dirty).intersection(paths) else state.last_commits[name]
+        for name, paths in files.items()
+    }

@@ -1,0 +1,236 @@
+"""renders/SCRIPT.lock.json: what every rendered line was made from, and what it is.
+
+The lock is rebuilt from the plan and the output files each time, never patched: it holds
+an entry for each line whose output file is there and carries the line's key, and lists
+the others as ``missing``. It holds nothing about when or where it was made, so one render
+and the merge of its shards write the same bytes. Layout (canonical JSON)::
+
+    {"lock_version": 1, "script": "episode", "lines": 12, "plan_sha256": ...,
+     "engine": {"id", "draft", "pins"},
+     "references": {NAME: {"commit", "inputs": {codec, tokens_sha256, ...}}},
+     "entries": [{"index", "id", "character", "text", "params", "key",
+                  "output": {"path", "sha256", "bytes", "duration_s", "sample_rate"}}],
+     "missing": [{"index", "id", "character", "output"}]}
+
+An entry's key is ``cache_key(key_document(engine, references[character].inputs, text,
+params))``, so anyone can check it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from refmgr.errors import RefmgrError
+from refmgr.fsutil import atomic_write
+from refmgr.project import Project
+from refmgr.render.output import OutputFacts
+from refmgr.render.plan import Plan, Recorded, Shard, Step, key_document, output_of
+
+LOCK_VERSION = 1
+
+
+def lock_path(project: Project, script_name: str, shard: Shard | None = None) -> Path:
+    if shard is None:
+        return project.renders_dir / f"{script_name}.lock.json"
+    return project.renders_dir / f"{script_name}.shard-{shard.index}-of-{shard.count}.lock.json"
+
+
+def shard_lock_paths(project: Project, script_name: str) -> list[Path]:
+    return sorted(project.renders_dir.glob(f"{script_name}.shard-*-of-*.lock.json"))
+
+
+def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
+    """The lock of ``plan`` given the outputs now on disk (``facts``, by path)."""
+    entries, missing = [], []
+    references: dict[str, Any] = {}
+    for step in plan.selected():
+        have = output_of(step, facts)
+        if have is None:
+            missing.append(_where(step))
+            continue
+        character = step.line.character
+        if character not in references:
+            references[character] = {
+                "commit": plan.cast.commits.get(character),
+                "inputs": plan.cast.members[character].key_inputs(),
+            }
+        assert step.params is not None
+        entries.append(
+            {
+                **_where(step),
+                "text": step.line.text,
+                "params": {k: getattr(step.params, k) for k in step.params.__dataclass_fields__},
+                "key": step.key,
+                "output": {
+                    "path": step.output,
+                    "sha256": have.sha256,
+                    "bytes": have.bytes,
+                    "duration_s": have.duration_s,
+                    "sample_rate": have.sample_rate,
+                },
+            }
+        )
+    lock: dict[str, Any] = {
+        "lock_version": LOCK_VERSION,
+        "script": plan.script.name,
+        "lines": len(plan.steps),
+        "plan_sha256": plan.plan_sha256,
+        "engine": {"id": plan.engine.id, "draft": plan.engine.draft, "pins": plan.pins},
+        "references": references,
+        "entries": entries,
+        "missing": missing,
+    }
+    if plan.shard is not None:
+        lock["shard"] = {"index": plan.shard.index, "count": plan.shard.count}
+    return lock
+
+
+def _where(step: Step) -> dict[str, Any]:
+    # No script line number: a comment added at the top must not touch every entry.
+    return {
+        "index": step.line.index,
+        "id": step.line.label,
+        "character": step.line.character,
+        "output": step.output,
+    }
+
+
+def dump_lock(lock: Mapping[str, Any]) -> bytes:
+    """Canonical text: sorted keys; each item of a top-level table or list on a line of its
+    own, so that a diff of the lock shows one changed line per changed script line."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+    fields = []
+    for key in sorted(lock):
+        value = lock[key]
+        if isinstance(value, list) and value:
+            items = [f"    {compact(item)}" for item in value]
+            text = "[\n" + ",\n".join(items) + "\n  ]"
+        elif isinstance(value, dict) and value:
+            items = [f"    {compact(k)}: {compact(value[k])}" for k in sorted(value)]
+            text = "{\n" + ",\n".join(items) + "\n  }"
+        else:
+            text = compact(value)
+        fields.append(f"  {compact(key)}: {text}")
+    return ("{\n" + ",\n".join(fields) + "\n}\n").encode("utf-8")
+
+
+def write_lock(path: Path, lock: Mapping[str, Any]) -> bool:
+    """Write the lock atomically unless the file already holds it; True if written."""
+    data = dump_lock(lock)
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic_write(path, data)
+    except OSError as e:
+        raise RefmgrError(f"cannot write the lock: {e.strerror}", path) from None
+    return True
+
+
+def read_lock(path: Path) -> dict[str, Any] | None:
+    """The lock at ``path``; None if there is none. Raises RefmgrError if it is not a lock."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise RefmgrError(f"cannot read the lock: {e.strerror}", path) from None
+    try:
+        lock = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise RefmgrError(f"not a render lock (invalid JSON: {e})", path) from None
+    if not isinstance(lock, dict) or lock.get("lock_version") != LOCK_VERSION:
+        raise RefmgrError(f"not a render lock of version {LOCK_VERSION}", path)
+    for field, kind in (("entries", list), ("missing", list), ("references", dict)):
+        if not isinstance(lock.get(field), kind):
+            raise RefmgrError(f"not a render lock ('{field}' is missing or malformed)", path)
+    return lock
+
+
+def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
+    """What a lock records of each output, by path: its key document and sha256."""
+    recorded = {}
+    try:
+        engine = lock["engine"]
+        for entry in lock["entries"]:
+            document = key_document(
+                engine_id=engine["id"],
+                pins=engine["pins"],
+                reference=lock["references"][entry["character"]]["inputs"],
+                text=entry["text"],
+                params=entry["params"],
+            )
+            output = entry["output"]
+            recorded[output["path"]] = Recorded(document, output["sha256"])
+    except (KeyError, TypeError):
+        return {}  # an old or hand-edited lock: only explanations and checks are lost
+    return recorded
+
+
+def merge_locks(locks: Iterable[tuple[Path, Mapping[str, Any]]]) -> dict[str, Any]:
+    """The lock one whole render would have written, from the locks of all its shards."""
+    shards = list(locks)
+    if not shards:
+        raise RefmgrError("no shard locks to merge")
+    first_path, first = shards[0]
+    shared = ("script", "lines", "plan_sha256", "engine")
+    count = _shard_of(first_path, first)[1]
+    seen: dict[int, Path] = {}
+    references: dict[str, Any] = {}
+    entries: list[Any] = []
+    missing: list[Any] = []
+    for path, lock in shards:
+        index, n = _shard_of(path, lock)
+        if n != count:
+            raise RefmgrError(f"shard {index}/{n} does not belong with {first_path.name}", path)
+        if index in seen:
+            raise RefmgrError(f"shard {index}/{n} given twice (also {seen[index].name})", path)
+        seen[index] = path
+        for field in shared:
+            if lock.get(field) != first.get(field):
+                raise RefmgrError(
+                    f"'{field}' differs from {first_path.name}: the shards rendered different "
+                    "scripts, references or engines; render them again from one commit",
+                    path,
+                )
+        for name, ref in lock["references"].items():
+            if references.setdefault(name, ref) != ref:
+                raise RefmgrError(f"reference '{name}' differs between shards", path)
+        entries += lock["entries"]
+        missing += lock["missing"]
+    absent = sorted(set(range(1, count + 1)) - set(seen))
+    if absent:
+        raise RefmgrError(
+            f"shard {'/'.join(map(str, [absent[0], count]))} is missing "
+            f"({len(absent)} of {count} shards absent): render it with --shard, then merge",
+            first_path.parent,
+        )
+    merged = {k: v for k, v in first.items() if k != "shard"}
+    merged["references"] = dict(sorted(references.items()))
+    merged["entries"] = sorted(entries, key=lambda e: int(e["index"]))
+    merged["missing"] = sorted(missing, key=lambda e: int(e["index"]))
+    if len(merged["entries"]) + len(merged["missing"]) != first["lines"]:
+        raise RefmgrError(
+            f"the shards hold {len(merged['entries']) + len(merged['missing'])} lines, "
+            f"the script has {first['lines']}",
+            first_path,
+        )
+    return merged
+
+
+def _shard_of(path: Path, lock: Mapping[str, Any]) -> tuple[int, int]:
+    shard = lock.get("shard")
+    if not isinstance(shard, dict) or not all(
+        type(shard.get(k)) is int for k in ("index", "count")
+    ):
+        raise RefmgrError("not a shard lock (no 'shard')", path)
+    return int(shard["index"]), int(shard["count"])

@@ -1,0 +1,293 @@
+"""What a render will do, decided before anything is written.
+
+Each line gets a cache key: the sha256 of a canonical JSON document of everything that
+changes its sound (engine id and pins, the reference's codec pins, tokens sha256,
+transcript, language and voice profile, the text, the synthesis parameters, the output
+format) and nothing that does not (no names, paths, line numbers or times). A line whose
+output file already carries its key is kept; one whose key another output carries is
+copied from it (lines renumbered by an insertion); the others are rendered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from refmgr.backends.base import EngineSpec, SynthesisParams
+from refmgr.config import PARAM_TYPES, RenderSettings
+from refmgr.errors import RefmgrError
+from refmgr.project import Project
+from refmgr.render.cast import Cast
+from refmgr.render.output import SUFFIX, OutputFacts, OutputIndex, read_outputs
+from refmgr.render.script import Script, ScriptLine
+
+KEY_VERSION = 1  # bump when the key's document changes shape: every line renders again
+OUTPUT_FORMAT = "wav-pcm16"
+
+
+class Action(enum.StrEnum):
+    KEEP = "keep"  # the output is there and carries the line's key
+    RENDER = "render"
+    REUSE = "reuse"  # another output carries the key: copy it
+    SKIP = "skip"  # outside --only or --shard
+    FAILED = "failed"  # the character is refused
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int  # 1-based
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        k, slash, n = text.partition("/")
+        if slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n):
+            return cls(int(k), int(n))
+        raise RefmgrError(f"--shard must be K/N with 1 <= K <= N (e.g. 2/3), not '{text}'")
+
+    def takes(self, line: ScriptLine) -> bool:
+        # Round robin over the script order: balanced, and the same on every machine.
+        return (line.index - 1) % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True)
+class Step:
+    line: ScriptLine
+    output: str  # relative to the repository root, '/'-separated
+    action: Action
+    reason: str
+    key: str | None = None  # None when the character is refused
+    params: SynthesisParams | None = None
+    source: str | None = None  # REUSE: the output that holds the same audio
+    error: RefmgrError | None = None  # FAILED
+
+
+@dataclass(frozen=True)
+class Plan:
+    script: Script
+    engine: EngineSpec
+    pins: dict[str, Any]
+    cast: Cast
+    steps: tuple[Step, ...]
+    shard: Shard | None
+    partial: bool  # --only or --shard: outputs of other lines are left as they are
+    existing: dict[str, OutputFacts]  # every refmgr output of this script on disk, by path
+    orphans: tuple[str, ...]  # outputs no line makes any more (removed by whole renders)
+    plan_sha256: str  # identifies the whole plan: shards of one render agree on it
+
+    def selected(self) -> Iterator[Step]:
+        """The steps of this run's lines (all, or those of its shard)."""
+        return (s for s in self.steps if self.shard is None or self.shard.takes(s.line))
+
+    def count(self, action: Action) -> int:
+        return sum(1 for s in self.steps if s.action is action)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What an earlier lock says of an output: the key document it was made from, its sha256."""
+
+    document: Mapping[str, Any]
+    sha256: str
+
+
+def output_of(step: Step, facts: Mapping[str, OutputFacts]) -> OutputFacts | None:
+    """The output of ``step`` among ``facts`` (by path), if it was made for the step's key."""
+    have = facts.get(step.output)
+    return have if have is not None and step.key is not None and have.key == step.key else None
+
+
+def line_params(settings: RenderSettings, line: ScriptLine, seed: int | None) -> SynthesisParams:
+    values: dict[str, float] = {name: getattr(settings, name) for name in PARAM_TYPES}
+    if seed is not None:
+        values["seed"] = seed
+    values.update((k, v) for k, v in line.overrides.items() if k in PARAM_TYPES)
+    # int() / float(): 1 and 1.0 must give the same key.
+    return SynthesisParams(**{k: PARAM_TYPES[k](v) for k, v in values.items()})
+
+
+def key_document(
+    *,
+    engine_id: str,
+    pins: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    text: str,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "version": KEY_VERSION,
+        "engine": {"id": engine_id, "pins": pins},
+        "reference": reference,
+        "text": text,
+        "params": params,
+        "format": OUTPUT_FORMAT,
+    }
+
+
+def cache_key(document: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def make_plan(
+    project: Project,
+    script: Script,
+    cast: Cast,
+    *,
+    engine: EngineSpec,
+    pins: dict[str, Any],
+    settings: RenderSettings,
+    seed: int | None = None,
+    force: bool = False,
+    only: Collection[str] = (),
+    shard: Shard | None = None,
+    previous: Mapping[str, Recorded] | None = None,
+    index: OutputIndex | None = None,
+) -> Plan:
+    """``previous``: what the last lock recorded, by output path: it says why a line is
+    stale, and catches outputs changed since; ``index``: see OutputIndex."""
+    selected_labels = _check_only(script, only)
+    outputs_dir = f"{project.config.paths.renders}/{script.name}"
+    existing = {
+        f"{outputs_dir}/{name}": facts
+        for name, facts in read_outputs(project.renders_dir / script.name, index).items()
+    }
+    by_key: dict[str, str] = {}
+    for path, facts in existing.items():
+        by_key.setdefault(facts.key, path)
+    steps = []
+    for line in script.lines:
+        output = f"{outputs_dir}/{line.stem}{SUFFIX}"
+        steps.append(
+            _step(
+                line,
+                output,
+                cast,
+                engine=engine,
+                pins=pins,
+                params=line_params(settings, line, seed),
+                existing=existing,
+                by_key=by_key,
+                force=force,
+                chosen=(shard is None or shard.takes(line))
+                and (not selected_labels or line.label in selected_labels),
+                previous=(previous or {}).get(output),
+                why_skipped=f"not in shard {shard}" if shard else "not chosen with --only",
+            )
+        )
+    made = {s.output for s in steps}
+    return Plan(
+        script=script,
+        engine=engine,
+        pins=pins,
+        cast=cast,
+        steps=tuple(steps),
+        shard=shard,
+        partial=bool(shard or selected_labels),
+        existing=existing,
+        orphans=tuple(sorted(set(existing) - made)),
+        plan_sha256=hashlib.sha256(canonical_json([[s.output, s.key] for s in steps])).hexdigest(),
+    )
+
+
+def _step(
+    line: ScriptLine,
+    output: str,
+    cast: Cast,
+    *,
+    engine: EngineSpec,
+    pins: dict[str, Any],
+    params: SynthesisParams,
+    existing: Mapping[str, OutputFacts],
+    by_key: Mapping[str, str],
+    force: bool,
+    chosen: bool,
+    previous: Recorded | None,
+    why_skipped: str,
+) -> Step:
+    refused = cast.refused.get(line.character)
+    if refused is not None:
+        return Step(line, output, Action.FAILED, str(refused), error=refused)
+    document = key_document(
+        engine_id=engine.id,
+        pins=pins,
+        reference=cast.members[line.character].key_inputs(),
+        text=line.text,
+        params=dataclasses.asdict(params),
+    )
+    key = cache_key(document)
+    step = Step(line, output, Action.RENDER, "", key=key, params=params)
+    have = existing.get(output)
+    if not chosen:
+        fresh = have is not None and have.key == key
+        return dataclasses.replace(
+            step, action=Action.SKIP, reason=why_skipped + ("" if fresh else "; stale")
+        )
+    if force:
+        return dataclasses.replace(step, reason="--force")
+    if have is not None and have.key == key:
+        if previous is not None and previous.sha256 != have.sha256 and _made_for(previous, key):
+            # Right key, other bytes: the file was changed or damaged after it was locked.
+            return dataclasses.replace(step, reason="the output differs from its locked sha256")
+        return dataclasses.replace(step, action=Action.KEEP, reason="up to date")
+    source = by_key.get(key)
+    if source is not None:
+        return dataclasses.replace(
+            step, action=Action.REUSE, reason=f"same audio as {source}", source=source
+        )
+    return dataclasses.replace(step, reason=_why_stale(have, previous, document))
+
+
+def _made_for(recorded: Recorded, key: str) -> bool:
+    return cache_key(recorded.document) == key
+
+
+def _why_stale(
+    have: OutputFacts | None, previous: Recorded | None, document: Mapping[str, Any]
+) -> str:
+    if have is None:
+        return "not rendered yet"
+    if previous is None or not _made_for(previous, have.key):
+        return "the output was made from other inputs"
+    return "changed: " + ", ".join(_differences(previous.document, document))
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for k in sorted(set(old) | set(new)):
+            if old.get(k) != new.get(k):
+                yield from _differences(old.get(k), new.get(k), f"{prefix}{k}.")
+        return
+    name = prefix.rstrip(".")
+    short = all(isinstance(v, int | float | type(None)) for v in (old, new))
+    yield f"{name} {old} -> {new}" if short else name
+
+
+def _check_only(script: Script, only: Collection[str]) -> set[str]:
+    labels = {line.label for line in script.lines}
+    chosen = set()
+    for wanted in only:
+        # A number may be written without its zero padding: --only 7 is 0007.
+        label = f"{int(wanted):04d}" if wanted.isdigit() else wanted
+        if label not in labels:
+            examples = ", ".join(line.label for line in script.lines[:3])
+            raise RefmgrError(
+                f"--only {wanted}: no such line (lines are named by their [id] or their "
+                f"number: {examples}, ...)",
+                script.path,
+            )
+        chosen.add(label)
+    return chosen

@@ -1,0 +1,224 @@
+"""Scripts: one utterance per line, ``[id] NAME {key=value, ...}: text``.
+
+    # comments and blank lines are ignored
+    alpha: Good evening.
+    [intro-02] beta: Lines with an id keep their output name when lines are inserted.
+    alpha {seed=7, gap=1.5}: Per-line overrides: synthesis parameters, and the pause after it.
+
+Every problem is reported as ``script.txt:LINE:COL: problem`` and stops the render before
+anything is written: a script is small and cheap to fix, a half-rendered one is not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refmgr.config import PARAM_TYPES, param_problem
+from refmgr.errors import RefmgrError, display_path
+
+ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+KEY_PATTERN = re.compile(r"[a-z_]+")
+SCRIPT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+OVERRIDES = (*PARAM_TYPES, "gap")  # gap: seconds of silence after the line in --mix
+
+
+class ScriptError(RefmgrError):
+    """A problem at a place in a script: ``script.txt:LINE:COL: problem``."""
+
+    def __init__(self, message: str, path: Path, line: int, column: int) -> None:
+        super().__init__(message, path)
+        self.line, self.column = line, column
+
+    def __str__(self) -> str:
+        return f"{display_path(self.path or '')}:{self.line}:{self.column}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    index: int  # 1-based position among the utterances
+    line: int  # 1-based line number in the file
+    id: str | None  # the stable id given in [brackets]
+    character: str  # lower-cased reference name
+    character_column: int
+    text: str  # whitespace collapsed: spacing never changes the sound
+    overrides: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The line's name in outputs, --only and messages: its id, else its number."""
+        return self.id if self.id is not None else f"{self.index:04d}"
+
+    @property
+    def stem(self) -> str:
+        return f"{self.label}-{self.character}"
+
+
+@dataclass(frozen=True)
+class Script:
+    path: Path
+    name: str  # the file name without extension: renders/NAME/, renders/NAME.lock.json
+    lines: tuple[ScriptLine, ...]
+
+    def error(self, line: ScriptLine, message: str, column: int | None = None) -> ScriptError:
+        return ScriptError(message, self.path, line.line, column or line.character_column)
+
+
+def read_script(path: Path) -> Script:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RefmgrError("no such script", path) from None
+    except IsADirectoryError:
+        raise RefmgrError("is a directory, not a script", path) from None
+    except OSError as e:
+        raise RefmgrError(f"cannot read script: {e.strerror}", path) from None
+    return parse_script(raw, path)
+
+
+def parse_script(raw: bytes, path: Path) -> Script:
+    name = path.stem
+    if not SCRIPT_NAME.fullmatch(name):
+        raise RefmgrError(
+            "script file names must use letters, digits, '.', '_' and '-' "
+            "(the name becomes a folder under renders/)",
+            path,
+        )
+    text = _decode(raw, path)
+    lines: list[ScriptLine] = []
+    seen_ids: dict[str, int] = {}
+    for number, content in enumerate(text.split("\n"), start=1):
+        content = content.rstrip("\r")
+        if not content.strip() or content.lstrip().startswith("#"):
+            continue
+        line = _parse_line(content, number, len(lines) + 1, path)
+        if line.id is not None:
+            folded = line.id.lower()  # ids become file names: keep them apart on any filesystem
+            if folded in seen_ids:
+                raise ScriptError(
+                    f"duplicate line id '{line.id}' (first used on line {seen_ids[folded]})",
+                    path,
+                    number,
+                    content.index("[") + 2,
+                )
+            seen_ids[folded] = number
+        lines.append(line)
+    if not lines:
+        raise RefmgrError("script has no lines to render (expected 'NAME: text' lines)", path)
+    return Script(path=path, name=name, lines=tuple(lines))
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        start = raw.rfind(b"\n", 0, e.start) + 1
+        column = len(raw[start : e.start].decode("utf-8", errors="replace")) + 1
+        raise ScriptError(
+            f"not UTF-8 text (invalid byte 0x{raw[e.start]:02x}); save the script as UTF-8",
+            path,
+            line,
+            column,
+        ) from None
+
+
+def _parse_line(content: str, number: int, index: int, path: Path) -> ScriptLine:
+    def fail(message: str, pos: int) -> ScriptError:
+        return ScriptError(message, path, number, pos + 1)
+
+    pos = len(content) - len(content.lstrip())
+    line_id = None
+    if content.startswith("[", pos):
+        end = content.find("]", pos)
+        if end < 0:
+            raise fail("unclosed '[' of a line id", pos)
+        line_id = content[pos + 1 : end].strip()
+        if not ID_PATTERN.fullmatch(line_id):
+            raise fail(
+                f"invalid line id '{line_id}': use up to 64 letters, digits, '_', '.' and '-', "
+                "starting with a letter",
+                pos + 1,
+            )
+        pos = _skip_space(content, end + 1)
+    match = NAME_PATTERN.match(content, pos)
+    name_end = match.end() if match else pos
+    after = _skip_space(content, name_end)
+    if not match or (after >= len(content) or content[after] not in ":{"):
+        raise fail("expected 'NAME: text' (a reference name, a colon, then the text)", pos)
+    character_column = pos + 1
+    overrides: dict[str, float] = {}
+    if content[after] == "{":
+        end = content.find("}", after)
+        if end < 0:
+            raise fail("unclosed '{' of the line's overrides", after)
+        overrides = _parse_overrides(content, after + 1, end, fail)
+        after = _skip_space(content, end + 1)
+        if after >= len(content) or content[after] != ":":
+            raise fail("expected ':' and the text after the overrides", after)
+    body = content[after + 1 :]
+    text = " ".join(body.split())
+    if not text:
+        raise fail(f"empty text after '{content[pos:name_end]}:'", after)
+    control = next((c for c in text if ord(c) < 32 or ord(c) == 127), None)
+    if control is not None:
+        column = after + 1 + body.index(control)
+        raise fail(f"control character U+{ord(control):04X} in the text", column)
+    return ScriptLine(
+        index=index,
+        line=number,
+        id=line_id,
+        character=match.group().lower(),
+        character_column=character_column,
+        text=text,
+        overrides=overrides,
+    )
+
+
+_Fail = Callable[[str, int], "ScriptError"]  # makes the error for a 0-based column
+
+
+def _skip_space(content: str, pos: int) -> int:
+    while pos < len(content) and content[pos] in " \t":
+        pos += 1
+    return pos
+
+
+def _parse_overrides(content: str, start: int, end: int, fail: _Fail) -> dict[str, float]:
+    overrides: dict[str, float] = {}
+    pos = start
+    for item in content[start:end].split(","):
+        column = pos + len(item) - len(item.lstrip())
+        pos += len(item) + 1
+        if not item.strip():
+            raise fail("empty override (write {key=value, ...})", column)
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if not eq or not KEY_PATTERN.fullmatch(key):
+            raise fail(f"expected key=value, not '{item.strip()}'", column)
+        if key not in OVERRIDES:
+            raise fail(f"unknown override '{key}' (known: {', '.join(OVERRIDES)})", column)
+        if key in overrides:
+            raise fail(f"override '{key}' given twice", column)
+        overrides[key] = _override_value(key, value, column, fail)
+    return overrides
+
+
+def _override_value(key: str, value: str, column: int, fail: _Fail) -> float:
+    wanted = PARAM_TYPES.get(key, float)
+    try:
+        number: float = int(value) if wanted is int else float(value)
+    except ValueError:
+        kind = "an integer" if wanted is int else "a number"
+        raise fail(f"{key} must be {kind}, not '{value}'", column) from None
+    if not math.isfinite(number):
+        raise fail(f"{key} must be a finite number, not '{value}'", column)
+    problem = param_problem(key, number) if key in PARAM_TYPES else None
+    if key == "gap" and number < 0:
+        problem = f"gap must be 0 or more seconds, not {value}"
+    if problem:
+        raise fail(problem, column)
+    return number

@@ -1,0 +1,60 @@
+"""Helpers for render tests: render in-process, read outputs, check a lock against the disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from refmgr.commands.render import RenderOptions, RenderResult, render_script
+from refmgr.project import open_project
+from refmgr.render.output import facts_of
+from refmgr.render.plan import cache_key, key_document
+
+
+def render(root: Path, script: str = "ep.txt", **options: Any) -> RenderResult:
+    return render_script(open_project(root), root / script, options=RenderOptions(**options))
+
+
+def rendered(result: RenderResult) -> list[str]:
+    return [s.line.label for s in result.run.rendered]
+
+
+def outputs(root: Path, name: str = "ep") -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((root / "renders" / name).iterdir())}
+
+
+def read_lock(root: Path, name: str = "ep") -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((root / "renders" / f"{name}.lock.json").read_text())
+    return data
+
+
+def check_lock(root: Path, name: str = "ep") -> dict[str, Any]:
+    """The lock, after checking that it only lists what is really on disk: every entry's
+    file exists, has the recorded sha256, carries the entry's key, and the key is the hash
+    of the entry's inputs."""
+    lock = read_lock(root, name)
+    for entry in lock["entries"]:
+        data = (root / entry["output"]["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["output"]["sha256"], entry["id"]
+        facts = facts_of(data)
+        assert facts is not None and facts.key == entry["key"], entry["id"]
+        document = key_document(
+            engine_id=lock["engine"]["id"],
+            pins=lock["engine"]["pins"],
+            reference=lock["references"][entry["character"]]["inputs"],
+            text=entry["text"],
+            params=entry["params"],
+        )
+        assert cache_key(document) == entry["key"], entry["id"]
+    listed = len(lock["entries"]) + len(lock["missing"])
+    assert listed == lock["lines"] or "shard" in lock
+    return lock
+
+
+def whole_outputs(root: Path, name: str = "ep") -> None:
+    """Every file in the outputs folder is a complete refmgr output (no temporaries)."""
+    for path in (root / "renders" / name).iterdir():
+        assert not path.name.startswith("."), f"temporary left behind: {path.name}"
+        assert facts_of(path.read_bytes()) is not None, f"not a whole output: {path.name}"

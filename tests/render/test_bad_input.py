@@ -1,0 +1,159 @@
+"""Bad input: one line naming the file and the problem, exit 1, nothing half-written."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from refmgr.backends import registry
+from refmgr.errors import RefmgrError
+from tests.helpers import one_line_error, run_cli, snapshot
+from tests.render.support import check_lock, outputs, read_lock, render
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (
+            b"alpha: fine\nbeta: caf\xe9 au lait\n",
+            "ep.txt:2:10: not UTF-8 text (invalid byte 0xe9)",
+        ),
+        (b"alpha: fine\n\njust some words\n", "ep.txt:3:1: expected 'NAME: text'"),
+        (
+            b"alpha: fine\n  gamma: who?\n",
+            "ep.txt:2:3: unknown character 'gamma' (known: alpha, beta)",
+        ),
+        (b"alpha: fine\nbeta:   \n", "ep.txt:2:5: empty text after 'beta:'"),
+        (
+            b"[a1] alpha: one\n[b] beta: two\n[A1] beta: three\n",
+            "ep.txt:3:2: duplicate line id 'A1' (first used on line 1)",
+        ),
+        (b"alpha {seed=x}: hi\n", "ep.txt:1:8: seed must be an integer, not 'x'"),
+        (
+            b"alpha {pitch=3}: hi\n",
+            "ep.txt:1:8: unknown override 'pitch' (known: seed, temperature",
+        ),
+        (b"# only comments\n\n", "ep.txt: script has no lines to render"),
+    ],
+    ids=[
+        "not-utf8",
+        "no-name",
+        "unknown-character",
+        "empty-text",
+        "duplicate-id",
+        "bad-seed",
+        "unknown-override",
+        "no-lines",
+    ],
+)
+def test_script_errors(cast_repo: Path, script: bytes, expected: str) -> None:
+    (cast_repo / "ep.txt").write_bytes(script)
+    before = snapshot(cast_repo)
+    proc = run_cli("render", "ep.txt")
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr, expected), proc.stderr
+    after = snapshot(cast_repo)
+    # The render's lock file in the git-ignored local state folder is all that may appear.
+    after.pop(".refmgr/render-ep.lock", None)
+    assert after == before
+
+
+def test_missing_script_and_bad_options(cast_repo: Path) -> None:
+    proc = run_cli("render", "nope.txt")
+    assert proc.returncode == 1 and one_line_error(proc.stderr, "nope.txt: no such script")
+    proc = run_cli("render", "ep.txt", "--only", "zzz")
+    assert proc.returncode == 1 and one_line_error(proc.stderr, "ep.txt: --only zzz: no such line")
+    proc = run_cli("render", "ep.txt", "--shard", "4/3")
+    assert proc.returncode == 2 and "K/N with 1 <= K <= N" in proc.stderr
+    proc = run_cli("render", "ep.txt", "--shard", "1/2", "--mix", "x.wav")
+    assert proc.returncode == 1 and one_line_error(proc.stderr, "--mix needs every line")
+    proc = run_cli("render", "ep.txt", "--engine", "nope")
+    assert proc.returncode == 2 and "'draft'" in proc.stderr
+    proc = run_cli("render", "ep.txt", "--device", "cuda")
+    assert proc.returncode == 1 and one_line_error(
+        proc.stderr, "engine 'draft' runs on the CPU only"
+    )
+    assert not (cast_repo / "renders").exists()
+
+
+def test_tokens_failing_their_checksum_refuse_that_character_only(cast_repo: Path) -> None:
+    tokens = cast_repo / "refs" / "beta.npy"
+    data = bytearray(tokens.read_bytes())
+    data[-1] ^= 0x01  # one flipped bit in the codes: same size, same header
+    tokens.write_bytes(bytes(data))
+    proc = run_cli("render", "ep.txt")
+    assert proc.returncode == 1
+    assert one_line_error(
+        proc.stderr,
+        "refs/beta.npy: sha256",
+        "does not match the manifest",
+        "not rendered: ask, 0004",
+    ), proc.stderr
+    assert sorted(outputs(cast_repo)) == ["0001-alpha.wav", "0003-alpha.wav", "end-alpha.wav"]
+    lock = check_lock(cast_repo)
+    assert [m["id"] for m in lock["missing"]] == ["ask", "0004"]
+    assert sorted(lock["references"]) == ["alpha"]
+    assert "ep: rendered 3, reused 0, kept 0, failed 2 of 5 lines" in proc.stdout
+
+
+def test_engine_that_cannot_use_the_references_codec(
+    cast_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine that clones only from Fish Speech S1 tokens, as the fish-s1 engine will.
+    fish_like = dataclasses.replace(
+        registry.ENGINES["draft"],
+        id="fish-like",
+        codec_families=frozenset({"fish-s1"}),
+        draft=False,
+    )
+    monkeypatch.setitem(registry.ENGINES, "fish-like", fish_like)
+    result = render(cast_repo, engine_id="fish-like")
+    assert not result.ok and result.run.rendered == []
+    errors = {str(s.error) for s in result.plan.steps}
+    assert errors == {
+        f"manifests/{name}.json: engine 'fish-like' cannot clone from codec2-3200 tokens "
+        "(it takes codec families: fish-s1); re-add the reference with a codec it takes, "
+        "or render with another --engine"
+        for name in ("alpha", "beta")
+    }
+    assert len(read_lock(cast_repo)["missing"]) == 5
+
+
+def test_an_engine_failure_fails_its_line_only(
+    cast_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from refmgr.backends import draft
+    from refmgr.backends.espeak import Voice
+
+    real = draft.speak
+
+    def speak(text: str, voice: Voice) -> object:
+        if "ship" in text:
+            raise RefmgrError("eSpeak NG failed: simulated")
+        return real(text, voice)
+
+    monkeypatch.setattr(draft, "speak", speak)
+    result = render(cast_repo)
+    assert [f.step.line.label for f in result.run.failures] == ["ask"]
+    assert [s.line.label for s in result.run.rendered] == ["0001", "0003", "0004", "end"]
+    assert [m["id"] for m in check_lock(cast_repo)["missing"]] == ["ask"]
+
+
+def test_require_committed(cast_repo: Path) -> None:
+    manifest = cast_repo / "manifests" / "alpha.json"
+    manifest.write_text(manifest.read_text().replace('"language": "en"', '"language": "en-US"'))
+    proc = run_cli("render", "ep.txt", "--require-committed")
+    assert proc.returncode == 1
+    assert one_line_error(
+        proc.stderr, "manifests/alpha.json: not committed: --require-committed"
+    ), proc.stderr
+    proc = run_cli("render", "ep.txt", env={"CI": "true"})  # on by default in CI
+    assert proc.returncode == 1 and "not committed" in proc.stderr
+    assert not (cast_repo / "renders").exists()
+    proc = run_cli("render", "ep.txt", "--no-require-committed", env={"CI": "true"})
+    assert proc.returncode == 0, proc.stderr
+    lock = read_lock(cast_repo)
+    assert lock["references"]["alpha"]["commit"] is None  # dirty: no commit describes it
+    assert len(lock["references"]["beta"]["commit"]) == 40

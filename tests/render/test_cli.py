@@ -1,0 +1,151 @@
+"""The render commands as a user runs them: output, JSON, progress bar, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import soundfile
+
+from tests.helpers import run_cli, snapshot
+from tests.render.support import check_lock
+
+
+def test_render_then_status_then_dry_run(cast_repo: Path) -> None:
+    proc = run_cli("render", "ep.txt")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        proc.stdout.splitlines()[0],
+        "outputs: renders/ep/",
+        "lock:    renders/ep.lock.json",
+    ]
+    assert proc.stdout.startswith("ep: rendered 5, reused 0, kept 0, failed 0 of 5 lines in ")
+    assert "engine draft (draft: scratch voices, not clones)" in proc.stdout
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("{seed=7}", "{seed=9}"))
+    before = snapshot(cast_repo)
+    status = run_cli("render", "status", "ep.txt")
+    assert status.returncode == 0
+    assert "render  0003  alpha      changed: params.seed 7 -> 9" in status.stdout
+    assert "ep.txt: 4 keep, 1 render; engine draft" in status.stdout
+    dry = run_cli("render", "ep.txt", "--dry-run", "--json")
+    plan = json.loads(dry.stdout)
+    assert plan["counts"] == {"keep": 4, "render": 1, "reuse": 0, "skip": 0, "failed": 0}
+    assert snapshot(cast_repo) == before  # status and --dry-run write nothing
+
+
+def test_json_summary(cast_repo: Path) -> None:
+    proc = run_cli("render", "ep.txt", "--json", "--only", "ask")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["rendered"] == ["ask"]
+    assert summary["lock"] == "renders/ep.lock.json" and summary["failures"] == []
+    assert [line["action"] for line in summary["lines"]] == [
+        "skip",
+        "render",
+        "skip",
+        "skip",
+        "skip",
+    ]
+    assert proc.stderr == ""
+
+
+def _run_on_terminal(root: Path, *args: str) -> tuple[int, str]:
+    """Run refmgr with stderr on a pseudo-terminal; returns (exit status, what it drew)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "refmgr", *args], cwd=root, stdout=subprocess.PIPE, stderr=slave
+    )
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the process has ended
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    return proc.wait(), drawn.decode(errors="replace")
+
+
+def test_progress_bar_with_eta_only_on_a_terminal(cast_repo: Path) -> None:
+    # Long enough (about 2 s) for click to have a time estimate: it waits 1 s for one.
+    lines = [f"alpha: Line {i} of a scene long enough to show the time left." for i in range(30)]
+    (cast_repo / "long.txt").write_text("\n".join(lines))
+    code, drawn = _run_on_terminal(cast_repo, "render", "long.txt")
+    assert code == 0
+    assert "rendering" in drawn and "30/30" in drawn
+    assert "0001-alpha" in drawn  # the line being rendered
+    assert re.search(r"\d+/30  00:00:\d\d", drawn), drawn  # position, then the ETA
+    code, drawn = _run_on_terminal(cast_repo, "render", "ep.txt", "--json", "--force")
+    assert code == 0 and drawn == ""
+    proc = run_cli("render", "ep.txt", "--force")  # stderr is a pipe
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_shards_and_merge_from_the_command_line(cast_repo: Path) -> None:
+    for k in ("1/2", "2/2"):
+        proc = run_cli("render", "ep.txt", "--shard", k)
+        assert proc.returncode == 0, proc.stderr
+        assert f", shard {k} in " in proc.stdout
+    proc = run_cli("render", "merge", "ep.txt")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        "merged 2 shard locks -> renders/ep.lock.json (5 lines rendered, 0 missing)"
+    )
+    check_lock(cast_repo)
+
+
+def test_mix(cast_repo: Path) -> None:
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("beta: Then", "beta {gap=2}: Then"))
+    proc = run_cli("render", "ep.txt", "--mix", "../scene.wav", "--gap", "0.25")
+    assert proc.returncode == 0, proc.stderr
+    assert "mix:     ../scene.wav (5 lines" in proc.stdout
+    lines = sorted((cast_repo / "renders" / "ep").glob("*.wav"))
+    total = sum(soundfile.info(p).frames for p in lines)
+    mix = soundfile.info(cast_repo.parent / "scene.wav")
+    # 0.25 s after lines 1-3, 2 s after line 4 (its own gap), nothing after the last.
+    assert mix.frames == total + round(0.25 * 22050) * 3 + 2 * 22050
+
+
+def test_mix_needs_every_line(cast_repo: Path) -> None:
+    tokens = cast_repo / "refs" / "beta.npy"
+    data = tokens.read_bytes()
+    tokens.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # fails its checksum
+    proc = run_cli("render", "ep.txt", "--mix", "../scene.wav")
+    assert proc.returncode == 1
+    assert "../scene.wav: cannot mix: 2 of 5 lines have no output (first: ask)" in proc.stderr
+    assert not (cast_repo.parent / "scene.wav").exists()
+    status = run_cli("render", "status", "ep.txt")
+    assert status.returncode == 1
+    assert (
+        status.stderr.startswith("refs/beta.npy: sha256")
+        and "not rendered: ask, 0004" in status.stderr
+    )
+
+
+def test_help(cast_repo: Path) -> None:
+    proc = run_cli("render", "--help")
+    assert proc.returncode == 0 and "refmgr render SCRIPT" in proc.stdout
+    for sub in ("merge", "status", "run"):
+        assert sub in proc.stdout
+    proc = run_cli("render", "run", "--help")
+    assert "--require-committed / --no-require-committed" in proc.stdout
+
+
+def test_git_sees_the_lock_but_not_the_audio(cast_repo: Path) -> None:
+    from tests.helpers import git
+
+    assert run_cli("render", "ep.txt", "--shard", "1/2").returncode == 0
+    assert git(cast_repo, "status", "--porcelain", "--untracked-files=all") == ""
+    assert run_cli("render", "ep.txt").returncode == 0
+    status = git(cast_repo, "status", "--porcelain", "--untracked-files=all")
+    assert status == "?? renders/ep.lock.json\n"

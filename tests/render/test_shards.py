@@ -1,0 +1,70 @@
+"""--shard K/N and `render merge`: the merged lock is the lock of one whole render."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from refmgr.commands.render import merge_shards
+from refmgr.errors import RefmgrError
+from refmgr.project import open_project
+from refmgr.render.plan import Shard
+from tests.render.support import check_lock, outputs, render, rendered
+
+
+def test_three_shards_merged_equal_one_whole_render(cast_repo: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    shutil.copytree(cast_repo, whole, symlinks=True)
+    render(whole)
+
+    done: list[str] = []
+    for k in (1, 2, 3):
+        result = render(cast_repo, shard=Shard(k, 3))
+        done += rendered(result)
+        shard_lock = cast_repo / "renders" / f"ep.shard-{k}-of-3.lock.json"
+        assert shard_lock.is_file()
+    assert sorted(done) == sorted(["0001", "ask", "0003", "0004", "end"])
+    assert not (cast_repo / "renders" / "ep.lock.json").exists()
+
+    result = merge_shards(open_project(cast_repo), Path("ep.txt"))
+    assert (result.entries, result.missing) == (5, 0)
+    merged = (cast_repo / "renders" / "ep.lock.json").read_bytes()
+    assert merged == (whole / "renders" / "ep.lock.json").read_bytes()
+    assert outputs(cast_repo) == outputs(whole)
+    assert not list((cast_repo / "renders").glob("*.shard-*"))
+    check_lock(cast_repo)
+    assert rendered(render(cast_repo)) == []
+
+
+def test_shards_split_round_robin_and_leave_other_lines_alone(cast_repo: Path) -> None:
+    result = render(cast_repo, shard=Shard(2, 3))
+    assert rendered(result) == ["ask", "end"]
+    assert sorted(outputs(cast_repo)) == ["ask-beta.wav", "end-alpha.wav"]
+
+
+def test_merge_refuses_incomplete_or_mismatched_shards(cast_repo: Path) -> None:
+    project = open_project(cast_repo)
+    with pytest.raises(RefmgrError, match="no shard locks"):
+        merge_shards(project, Path("ep.txt"))
+    render(cast_repo, shard=Shard(1, 2))
+    with pytest.raises(RefmgrError, match=r"shard 2/2 is missing"):
+        merge_shards(project, Path("ep.txt"))
+    # Shard 2 rendered from another version of the script: the plans differ.
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("Good night.", "Sleep well."))
+    render(cast_repo, shard=Shard(2, 2))
+    with pytest.raises(RefmgrError, match="'plan_sha256' differs"):
+        merge_shards(project, Path("ep.txt"))
+
+
+def test_merge_checks_every_output(cast_repo: Path) -> None:
+    for k in (1, 2):
+        render(cast_repo, shard=Shard(k, 2))
+    (cast_repo / "renders" / "ep" / "ask-beta.wav").unlink()  # an artifact that never arrived
+    with pytest.raises(
+        RefmgrError, match=r"ask-beta\.wav: listed by a shard lock but missing or incomplete"
+    ):
+        merge_shards(open_project(cast_repo), Path("ep.txt"))
+    assert not (cast_repo / "renders" / "ep.lock.json").exists()
