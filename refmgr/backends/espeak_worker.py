@@ -5,7 +5,8 @@ on stdin; stdout: the sample rate as 4 bytes little-endian, then int16 little-en
 
 eSpeak NG keeps synthesis state in static variables (pitch flutter position, wave phase)
 that carry over from one utterance to the next and survive espeak_Terminate. In a fresh
-process the first utterance is always the same, so each utterance gets its own process.
+process, with the noise generator seeded, the first utterance is always the same, so each
+utterance gets its own process.
 Only ctypes is imported: the process starts in tens of milliseconds.
 """
 
@@ -36,6 +37,9 @@ def main() -> int:
     if sample_rate <= 0:
         print(f"cannot initialise eSpeak NG with data at {data_dir}", file=sys.stderr)
         return 2
+    # Initialisation seeds eSpeak's noise generator from the clock; variants with breath
+    # noise (+f2, +f3, +f5) would differ from run to run without a fixed seed.
+    lib.espeak_ng_SetRandSeed(1)
     samples = bytearray()
 
     def collect(wav, n, _events):  # type: ignore[no-untyped-def]
