@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "show": "refmgr.cli.refs:show",
     "rm": "refmgr.cli.refs:rm",
     "decode": "refmgr.cli.refs:decode",
+    "model": "refmgr.cli.model:model",
+    "say": "refmgr.cli.say:say",
 }
 
 
