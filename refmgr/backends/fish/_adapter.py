@@ -113,7 +113,8 @@ def _import(module: str, model: str) -> Any:
         ) from None
 
 
-def _codec_module(model: str) -> Any:
+def codec_module(model: str) -> Any:
+    """The upstream module with the codec's load_model (imported once, resolver clash handled)."""
     name = (
         "fish_speech.models.dac.inference"
         if model == S1
@@ -180,7 +181,7 @@ class CodecModel:
 def load_codec(
     model: str, directory: Path, device: torch.device, config_name: str | None = None
 ) -> CodecModel:
-    module = _codec_module(model)
+    module = codec_module(model)
     if model == S1:
         name = config_name or S1_CODEC_CONFIG
         digest = _s1_config_sha256(module, name)
