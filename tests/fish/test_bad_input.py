@@ -42,26 +42,30 @@ def alpha(s1_repo: Path, recording: RecordingFactory) -> Path:
 
 
 @pytest.fixture
-def broken_copy(s1_checkpoint: TinyCheckpoint, tmp_path: Path) -> Path:
+def broken_copy(
+    s1_checkpoint: TinyCheckpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A copy of the pinned checkpoint, in use through $REFMGR_CHECKPOINT_FISH_S1, to damage."""
     copy = tmp_path / "copy"
     shutil.copytree(s1_checkpoint.directory, copy)
+    monkeypatch.setenv("REFMGR_CHECKPOINT_FISH_S1", str(copy))
     return copy
 
 
-def test_missing_checkpoint_file(
-    s1_repo: Path,
-    recording: RecordingFactory,
-    broken_copy: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def add_beta(recording: RecordingFactory) -> list[str]:
     rec = recording("beta.wav", seconds=3.0, text="Beta.")
+    return ["add", str(rec), "--codec", "fish-s1", "--text", "Beta."]
+
+
+def test_missing_checkpoint_file(
+    s1_repo: Path, add_beta: list[str], broken_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (broken_copy / "codec.pth").unlink()
-    monkeypatch.setenv("REFMGR_CHECKPOINT_FISH_S1", str(broken_copy))
     before = snapshot(s1_repo)
     fails(
         capsys,
-        ["add", str(rec), "--codec", "fish-s1", "--text", "Beta."],
+        add_beta,
         "copy/codec.pth: missing checkpoint file of fish-s1",
         DOWNLOAD,
     )
@@ -69,18 +73,12 @@ def test_missing_checkpoint_file(
 
 
 def test_truncated_checkpoint_file(
-    s1_repo: Path,
-    recording: RecordingFactory,
-    broken_copy: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    s1_repo: Path, add_beta: list[str], broken_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rec = recording("beta.wav", seconds=3.0, text="Beta.")
     codec = broken_copy / "codec.pth"
     codec.write_bytes(codec.read_bytes()[: codec.stat().st_size // 2])
-    monkeypatch.setenv("REFMGR_CHECKPOINT_FISH_S1", str(broken_copy))
     before = snapshot(s1_repo)
-    args = ["add", str(rec), "--codec", "fish-s1", "--text", "Beta."]
+    args = add_beta
     # The pins catch it first, naming the file ...
     fails(capsys, args, "copy/codec.pth: sha256", "differs from the pin", "--allow-unpinned")
     # ... and when they are overridden, torch cannot read it: still one line naming the file.
@@ -89,11 +87,7 @@ def test_truncated_checkpoint_file(
 
 
 def test_allow_unpinned_is_recorded(
-    s1_repo: Path,
-    recording: RecordingFactory,
-    broken_copy: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    s1_repo: Path, add_beta: list[str], broken_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import torch
 
@@ -102,9 +96,7 @@ def test_allow_unpinned_is_recorded(
     state = torch.load(codec, weights_only=True)
     state = {k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}
     torch.save(state, codec)
-    monkeypatch.setenv("REFMGR_CHECKPOINT_FISH_S1", str(broken_copy))
-    rec = recording("beta.wav", seconds=3.0, text="Beta.")
-    assert main(["add", str(rec), "--codec", "fish-s1", "--text", "Beta.", "--allow-unpinned"]) == 0
+    assert main([*add_beta, "--allow-unpinned"]) == 0
     assert "warning: " in capsys.readouterr().err
     manifest = json.loads((s1_repo / "manifests" / "beta.json").read_text())
     assert manifest["codec"]["checkpoint"]["unpinned"] is True

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes
 from refmgr.tokens import sha256_file
 from tests.fish.conftest import TinyCheckpoint
-from tests.helpers import RecordingFactory, run_cli
+from tests.helpers import RecordingFactory, run_cli, top_level_imports
 
 TEXT = "Good morning, and welcome aboard."
 PARAMS = SynthesisParams(seed=7, max_new_tokens=12)
@@ -176,13 +174,7 @@ def test_say_writes_a_repeatable_line(alpha: Path, tmp_path: Path) -> None:
 
 def test_validate_path_imports_no_torch_for_fish_references(alpha: Path) -> None:
     for command in (["ls"], ["show", "alpha"]):
-        proc = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "refmgr", *command],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
+        imported = top_level_imports(*command)
         assert "refmgr" in imported
         assert not imported & {"torch", "fish_speech", "fish_speech_lib", "torchaudio", "hydra"}
     shown = json.loads(run_cli("show", "alpha", "--json").stdout)

@@ -286,17 +286,9 @@ class SemanticModel:
         if self.device.type == "cuda":
             torch.cuda.manual_seed(sampling.seed)
         responses = generate_long(
-            model=self.module,
             device=self.device,
-            decode_one_token=self.decode_one_token,
-            text=text,
-            max_new_tokens=sampling.max_new_tokens,
-            top_p=sampling.top_p,
-            repetition_penalty=sampling.repetition_penalty,
-            temperature=sampling.temperature,
-            compile=False,
-            prompt_text=[transcript],
             prompt_tokens=[codes.to(torch.long)],
+            **self._arguments(text, transcript, sampling),
         )
         return self._collect(responses)
 
@@ -308,19 +300,25 @@ class SemanticModel:
         # fish-speech-lib samples from a request-local generator seeded by `seed=`; the
         # global torch seed has no effect on it. Prompt codes must be int32 on the device.
         responses = generate_long(
-            model=self.module,
-            decode_one_token=self.decode_one_token,
-            text=text,
-            max_new_tokens=sampling.max_new_tokens,
-            top_p=sampling.top_p,
-            repetition_penalty=sampling.repetition_penalty,
-            temperature=sampling.temperature,
-            compile=False,
-            prompt_text=[transcript],
             prompt_tokens=[codes.to(self.device, torch.int32)],
             seed=sampling.seed,
+            **self._arguments(text, transcript, sampling),
         )
         return self._collect(responses)
+
+    def _arguments(self, text: str, transcript: str, sampling: Sampling) -> dict[str, Any]:
+        """The generate_long arguments both libraries take alike."""
+        return {
+            "model": self.module,
+            "decode_one_token": self.decode_one_token,
+            "text": text,
+            "max_new_tokens": sampling.max_new_tokens,
+            "top_p": sampling.top_p,
+            "repetition_penalty": sampling.repetition_penalty,
+            "temperature": sampling.temperature,
+            "compile": False,
+            "prompt_text": [transcript],
+        }
 
     def _collect(self, responses: Any) -> list[torch.Tensor]:
         segments: list[torch.Tensor] = []
@@ -346,9 +344,7 @@ def load_semantic_model(
 ) -> SemanticModel:
     path = directory / "model.pth"
     if model == S1:
-        inference = _silence_progress(
-            _import("fish_speech.models.text2semantic.inference", model)
-        )
+        inference = _silence_progress(_import("fish_speech.models.text2semantic.inference", model))
         with _upstream_call(), _load_errors(path):
             net, decode_one_token = inference.init_model(
                 str(directory), device, precision, compile=False
