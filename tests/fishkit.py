@@ -156,6 +156,10 @@ def _build_s1_codec(out: Path, config_dir: Path, seed: int) -> None:
 
 def build_v15(out: Path, seed: int = 0) -> None:
     import torch
+
+    from refmgr.backends.fish._adapter import codec_module
+
+    codec_module("fish-1.5")  # first import of fish_speech_lib through the adapter (see above)
     from fish_speech_lib.config import FIREFLY_GAN_VQ_CONFIG
     from fish_speech_lib.fish_speech.models.text2semantic.llama import (
         DualARModelArgs,

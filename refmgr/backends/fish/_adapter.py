@@ -94,6 +94,14 @@ def library(model: str) -> Library:
 def _import(module: str, model: str) -> Any:
     spec = codec_spec(model)
     _quiet_upstream()
+    if module not in sys.modules:
+        from omegaconf import OmegaConf
+
+        # Both libraries register OmegaConf's "eval" resolver (the builtin eval) when their
+        # codec module is first imported, and fish_speech_lib imports its own from its
+        # package __init__; OmegaConf refuses a second registration.
+        if OmegaConf.has_resolver("eval"):
+            OmegaConf.clear_resolver("eval")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -120,12 +128,6 @@ def codec_module(model: str) -> Any:
         if model == S1
         else "fish_speech_lib.fish_speech.models.vqgan.inference"
     )
-    if name not in sys.modules:
-        from omegaconf import OmegaConf
-
-        # The other library's codec module may have registered "eval" already.
-        if OmegaConf.has_resolver("eval"):
-            OmegaConf.clear_resolver("eval")
     return _import(name, model)
 
 
