@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+FISH_STAMP := $(VENV)/.fish-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install demo test lint check-alpha bench constraints clean
+.PHONY: help install install-fish demo test test-light lint check-alpha bench constraints clean
 
 help:
 	@echo "make demo         set up .venv and run refmgr end to end under build/demo"
-	@echo "make test         set up .venv and run the test suite"
+	@echo "make test         set up .venv with the Fish Speech CPU test stack and run every test"
+	@echo "make test-light   run the tests in the light .venv (Fish Speech tests skip without torch)"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        run the benchmarks in benchmarks/"
 	@echo "make check-alpha  check refs/alpha.npy + manifests/alpha.json are what scripts/make_alpha.py makes"
@@ -22,10 +24,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The Fish Speech CPU test stack (torch CPU + the minimal fish-speech set), exact versions,
+# no dependency resolution. fish-speech 0.1.0's DAC module runs pyrootutils at import,
+# which needs a .project-root marker above site-packages (never in it: site-packages holds
+# top-level `tools` and `tests` packages of fish-speech and descript-audio-codec).
+$(FISH_STAMP): $(STAMP) requirements-fish-cpu.txt
+	$(PIP) install --quiet --no-deps -r requirements-fish-cpu.txt
+	touch "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/../.project-root"
+	touch $@
+
+install-fish: $(FISH_STAMP)
+
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-test: $(STAMP)
+test: $(FISH_STAMP)
+	REFMGR_REQUIRE_FISH=1 $(BIN)/python -m pytest
+
+test-light: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -35,7 +51,7 @@ lint: $(STAMP)
 check-alpha: $(STAMP)
 	$(BIN)/python scripts/make_alpha.py --check
 
-bench: $(STAMP)
+bench: $(FISH_STAMP)
 	$(PIP) install --quiet -r benchmarks/requirements.txt
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

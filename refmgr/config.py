@@ -28,15 +28,13 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class CodecPin:
-    """What this repository's tokens of one codec are made with; every manifest must agree.
-
-    ``refmgr init`` and the first ``refmgr add`` with a codec record its library version;
-    ``refmgr pin`` changes it. Codecs with weights also pin checkpoint file hashes.
+    """The codec library version this repository's tokens of one codec are made with; every
+    manifest must agree. ``refmgr init`` and the first ``refmgr add`` with a codec record it;
+    ``refmgr pin`` changes it. Checkpoint hashes of codecs with weights are pinned per model
+    (``[models.NAME] files``, written by ``refmgr model pin``).
     """
 
     library_version: str | None = None
-    checkpoint: dict[str, str] = field(default_factory=dict)  # checkpoint file -> sha256
-    config_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,30 @@ class Paths:
     refs: str = "refs"
     manifests: str = "manifests"
     renders: str = "renders"
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+CONFIG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """``[models.NAME]``: where a model's checkpoint is, how to run it, what its files hash to.
+
+    The pins (``files``) are what a team shares in git. The location is usually personal:
+    ``path`` is only for a checkpoint inside the repository (relative to its root); one
+    elsewhere is found through $REFMGR_CHECKPOINT_<NAME> or the user's checkpoints.toml
+    (see refmgr.checkpoints).
+    """
+
+    path: str | None = None
+    # fish-s1 only: the Hydra config in fish_speech/configs that builds the codec.
+    codec_config: str | None = None
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    precision: str = "auto"  # auto: bf16 on CUDA, fp32 elsewhere
+    files: dict[str, str] = field(default_factory=dict)  # file name -> pinned sha256
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,7 @@ class Config:
     hooks: Hooks = field(default_factory=Hooks)
     engines: EngineSettings = field(default_factory=EngineSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
+    models: dict[str, ModelSettings] = field(default_factory=dict)
 
 
 T = TypeVar("T")
@@ -274,14 +297,6 @@ def _check_semantics(config: Config, path: Path) -> None:
             )
         if pin.library_version is not None and not pin.library_version.strip():
             raise ConfigError(f"codecs.pins.{codec_id}.library_version is empty", path)
-        digests = [*pin.checkpoint.items(), ("config_sha256", pin.config_sha256 or "0" * 64)]
-        for name, digest in digests:
-            if not SHA256.fullmatch(digest):
-                raise ConfigError(
-                    f"codecs.pins.{codec_id}: {name} must be a sha256 (64 hex digits), "
-                    f"not {digest!r}",
-                    path,
-                )
     limits = config.limits
     if not 0 < limits.min_duration_s < limits.max_duration_s:
         raise ConfigError(
@@ -298,6 +313,58 @@ def _check_semantics(config: Config, path: Path) -> None:
             raise ConfigError(
                 f"paths.{name} must be a relative path inside the repository, not {value!r}", path
             )
+    for model, settings in config.models.items():
+        _check_model(model, settings, path)
+
+
+def _check_model(model: str, settings: ModelSettings, path: Path) -> None:
+    from refmgr.backends.registry import checkpoint_layouts
+
+    layouts = checkpoint_layouts()
+    where = f"models.{model}"
+    if model not in layouts:
+        raise ConfigError(f"unknown model '{model}' (known: {', '.join(sorted(layouts))})", path)
+    if settings.path is not None:
+        p = PurePosixPath(settings.path)
+        if (
+            not settings.path
+            or p.is_absolute()
+            or "\\" in settings.path
+            or settings.path.startswith("~")
+        ):
+            raise ConfigError(
+                f"{where}.path must be relative to the repository root, not {settings.path!r}; "
+                f"for a checkpoint outside the repository use {checkpoint_env_var(model)} "
+                f"or run: refmgr model pin {model} PATH",
+                path,
+            )
+    if settings.device not in DEVICES:
+        raise ConfigError(
+            f"{where}.device must be one of {', '.join(DEVICES)}, not {settings.device!r}", path
+        )
+    if settings.precision not in PRECISIONS:
+        raise ConfigError(
+            f"{where}.precision must be one of {', '.join(PRECISIONS)}, not {settings.precision!r}",
+            path,
+        )
+    if settings.codec_config is not None and not CONFIG_NAME.fullmatch(settings.codec_config):
+        raise ConfigError(
+            f"{where}.codec_config must be a config name such as 'modded_dac_vq', "
+            f"not {settings.codec_config!r}",
+            path,
+        )
+    for name, digest in settings.files.items():
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise ConfigError(f"{where}.files: {name!r} is not a file name", path)
+        if not SHA256.fullmatch(digest):
+            raise ConfigError(
+                f"{where}.files.{name} must be a sha256 (64 hex digits), not {digest!r}", path
+            )
+
+
+def checkpoint_env_var(model: str) -> str:
+    """The environment variable that points at MODEL's checkpoint: REFMGR_CHECKPOINT_FISH_S1."""
+    return "REFMGR_CHECKPOINT_" + re.sub(r"[^A-Z0-9]", "_", model.upper())
 
 
 def dump_config(config: Config) -> str:
@@ -319,6 +386,8 @@ def _emit(obj: Any, prefix: list[str], lines: list[str]) -> None:
         else list(obj.items())
     )
     for name, value in items:
+        if isinstance(value, dict) and not value:
+            continue  # an empty table says nothing
         if dataclasses.is_dataclass(value) or isinstance(value, dict):
             tables.append(([*prefix, name], value))
         elif value is not None:

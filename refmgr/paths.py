@@ -1,4 +1,4 @@
-"""Where refmgr keeps per-user files (the crash log), outside any repository."""
+"""Where refmgr keeps per-user files (crash log, checkpoint locations, digest cache), outside any repository."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ def user_state_dir() -> Path:
 
 def log_path() -> Path:
     return user_state_dir() / "refmgr.log"
+
+
+def user_config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "refmgr"
+
+
+def user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "refmgr"

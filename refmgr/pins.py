@@ -2,15 +2,17 @@
 the installed libraries against it.
 
 Tokens only mean the same thing when they were made by the same codec library and the
-same checkpoint. refmgr.toml records that once per codec (``[codecs.pins.ID]``); every
-manifest records what made its tokens; a difference is a *stale pin*, and the message
-names the command that fixes it.
+same checkpoint. refmgr.toml records the library once per codec (``[codecs.pins.ID]``) and
+the checkpoint files once per model (``[models.NAME] files``); every manifest records what
+made its tokens; a difference is a *stale pin*, and the message names the command that
+fixes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from refmgr.backends.registry import codec_spec
 from refmgr.config import CodecPin, Config
@@ -49,12 +51,10 @@ def require_installed_matches(config: Config, codec_id: str, config_path: Path) 
 
 
 def stale_pins(manifest: Manifest, config: Config) -> list[str]:
-    """Where a manifest disagrees with refmgr.toml's pin for its codec (nothing if unpinned)."""
+    """Where a manifest disagrees with refmgr.toml's pins for its codec (nothing if unpinned)."""
     codec = manifest.data["codec"]
     codec_id = str(codec["id"])
-    pin = config.codecs.pins.get(codec_id)
-    if pin is None:
-        return []
+    pin = config.codecs.pins.get(codec_id, CodecPin())
     re_encode = (
         f"re-encode with: refmgr add --force {manifest.data['source']['file']} "
         f"--name {manifest.name}"
@@ -68,19 +68,24 @@ def stale_pins(manifest: Manifest, config: Config) -> list[str]:
             f"{pin.library_version} for {codec_id}; {re_encode} (or, if {made_with} is "
             f"right, re-pin with: refmgr pin {codec_id} --library-version {made_with})"
         )
-    checkpoint = codec.get("checkpoint", {})
-    files = checkpoint.get("files", {})
-    for name, digest in sorted(pin.checkpoint.items()):
-        if files.get(name) != digest:
-            have = files.get(name)
+    problems += _stale_checkpoint(codec, config, re_encode)
+    return problems
+
+
+def _stale_checkpoint(codec: dict[str, Any], config: Config, re_encode: str) -> list[str]:
+    """Checkpoint files the manifest recorded that differ from ``[models.NAME] files``."""
+    layout = codec_spec(str(codec["id"])).checkpoint
+    settings = config.models.get(layout.model) if layout is not None else None
+    if layout is None or settings is None or not settings.files:
+        return []
+    recorded = codec.get("checkpoint", {}).get("files", {})
+    problems = []
+    for name in layout.codec_files:
+        pinned, have = settings.files.get(name), recorded.get(name)
+        if pinned is not None and have != pinned:
             problems.append(
                 f"stale pin: checkpoint file {name} is "
-                f"{'not recorded' if have is None else f'sha256 {have[:12]}…'} but "
-                f"refmgr.toml pins {digest[:12]}… for {codec_id}; {re_encode}"
+                f"{'not recorded' if have is None else f'sha256 {have[:12]}…'} but refmgr.toml "
+                f"pins {pinned[:12]}… for model {layout.model}; {re_encode}"
             )
-    if pin.config_sha256 is not None and checkpoint.get("config_sha256") != pin.config_sha256:
-        problems.append(
-            f"stale pin: checkpoint config differs from refmgr.toml's pin "
-            f"{pin.config_sha256[:12]}… for {codec_id}; {re_encode}"
-        )
     return problems

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from refmgr.backends.base import VoiceReference
 from refmgr.backends.registry import codec_spec
 from refmgr.errors import ManifestError, RefError, TokenFileError
 from refmgr.manifest import Manifest, check_name, load_manifest
@@ -133,3 +134,18 @@ def check_code_ranges(codes: np.ndarray[Any, Any], codec_id: str, path: Path) ->
             raise TokenFileError(
                 f"code {bad} in codebook {book} is outside {codec_id}'s range {low}..{high}", path
             )
+
+
+def voice_reference(project: Project, reference: Reference) -> VoiceReference:
+    """What an engine gets of ``reference``: its verified codes and what its manifest says."""
+    manifest = reference.manifest
+    voice = manifest.data["voice"]
+    return VoiceReference(
+        name=manifest.name,
+        codec_id=manifest.codec_id,
+        codes=read_codes(project, reference),
+        tokens_sha256=manifest.token_expectation.sha256,
+        transcript=manifest.transcript,
+        language=manifest.language,
+        profile={k: voice[k] for k in sorted(voice)},
+    )

@@ -79,6 +79,17 @@ def run_cli(
     )
 
 
+def top_level_imports(*args: str) -> set[str]:
+    """The top-level packages ``python -m refmgr ARGS`` imports (via -X importtime)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "refmgr", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
+
+
 def snapshot(root: Path) -> dict[str, str]:
     """Every file under root (but .git) with its sha256, plus `git status` output."""
     files = {}

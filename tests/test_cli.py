@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile
 
 from refmgr.cli import main
-from tests.helpers import RecordingFactory, git, one_line_error, run_cli, snapshot
+from tests.helpers import (
+    RecordingFactory,
+    git,
+    one_line_error,
+    run_cli,
+    snapshot,
+    top_level_imports,
+)
 
 
 @pytest.fixture
@@ -167,12 +172,6 @@ def test_ctrl_c_exits_130(
 
 @pytest.mark.parametrize("command", [["ls"], ["show", "alpha"]])
 def test_no_torch_on_the_light_path(alpha: Path, command: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "refmgr", *command],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
+    imported = top_level_imports(*command)
     assert "refmgr" in imported
     assert not imported & {"torch", "fish_speech", "torchaudio"}

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from refmgr.config import CodecPin, Config, load_config
+from refmgr.config import Config, ModelSettings, load_config
 from refmgr.errors import ConfigError
 from refmgr.manifest import load_manifest
-from refmgr.pins import require_installed_matches, stale_pins, with_pin
+from refmgr.pins import require_installed_matches, stale_pins
 from refmgr.versions import installed_version
 from tests.bad_cases import MANIFEST, edit_manifest
 from tests.helpers import RecordingFactory, git, run_cli
@@ -71,27 +72,23 @@ def test_pin_makes_manifests_stale_and_validate_names_the_fix(repo: Path) -> Non
 
 
 def test_checkpoint_pins(repo: Path) -> None:
-    config = with_pin(
-        load_config(repo / "refmgr.toml"),
-        "codec2-3200",
-        CodecPin(
-            library_version=PYCODEC2, checkpoint={"codec.pth": "a" * 64}, config_sha256="b" * 64
-        ),
+    # A fish-s1 manifest against [models.fish-s1] files (validate needs no model for this).
+    edit_manifest(repo, lambda d: d["codec"].update(id="fish-s1"))
+    config = load_config(repo / "refmgr.toml")
+    config = dataclasses.replace(
+        config,
+        models={"fish-s1": ModelSettings(files={"codec.pth": "a" * 64, "model.pth": "c" * 64})},
     )
-    manifest = load_manifest(repo / MANIFEST)
-    problems = stale_pins(manifest, config)
-    assert len(problems) == 2
+    problems = stale_pins(load_manifest(repo / MANIFEST), config)
+    assert len(problems) == 1
     assert (
-        "checkpoint file codec.pth is not recorded but refmgr.toml pins aaaaaaaaaaaa…"
-        in problems[0]
-    )
-    assert "checkpoint config differs" in problems[1]
-    edit_manifest(
-        repo,
-        lambda d: d["codec"].update(
-            checkpoint={"files": {"codec.pth": "a" * 64}, "config_sha256": "b" * 64}
-        ),
-    )
+        "stale pin: checkpoint file codec.pth is not recorded but refmgr.toml pins "
+        "aaaaaaaaaaaa… for model fish-s1; re-encode with: refmgr add --force"
+    ) in problems[0]
+    edit_manifest(repo, lambda d: d["codec"].update(checkpoint={"files": {"codec.pth": "b" * 64}}))
+    (problem,) = stale_pins(load_manifest(repo / MANIFEST), config)
+    assert "checkpoint file codec.pth is sha256 bbbbbbbbbbbb… but refmgr.toml pins aaaa" in problem
+    edit_manifest(repo, lambda d: d["codec"].update(checkpoint={"files": {"codec.pth": "a" * 64}}))
     assert stale_pins(load_manifest(repo / MANIFEST), config) == []
 
 
@@ -100,7 +97,6 @@ def test_config_checks_pins(tmp_path: Path) -> None:
     for text, message in [
         ('[codecs.pins.nope]\nlibrary_version = "1"\n', "unknown codec 'nope' in codecs.pins"),
         ('[codecs.pins.codec2-3200]\nlibrary_version = ""\n', "library_version is empty"),
-        ('[codecs.pins.codec2-3200.checkpoint]\n"x.pth" = "abc"\n', "x.pth must be a sha256"),
         (
             '[codecs.pins.codec2-3200]\nversion = "1"\n',
             "unknown key 'codecs.pins.codec2-3200.version'",

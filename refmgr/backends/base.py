@@ -8,7 +8,6 @@ decoded or synthesized.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,6 +17,21 @@ import numpy.typing as npt
 
 FloatAudio = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.integer[Any]]
+
+
+@dataclass(frozen=True)
+class CheckpointLayout:
+    """The files of a model checkpoint directory, as the model hub ships them.
+
+    A codec and an engine of one model share a layout (and one ``[models.NAME]`` table of
+    refmgr.toml): the codec loads only ``codec_files``, the engine all of ``files``.
+    """
+
+    model: str  # key of [models.NAME] in refmgr.toml, e.g. "fish-s1"
+    files: tuple[str, ...]
+    codec_files: tuple[str, ...]
+    default_dir: str  # where upstream's docs put it, relative to the working directory
+    download: str  # the exact command that fetches it from the model hub
 
 
 @dataclass(frozen=True)
@@ -33,13 +47,20 @@ class CodecSpec:
     storage_dtype: str  # numpy dtype name tokens are stored with
     loader: str  # "module:attribute" of the implementation, imported on first use
     install_hint: str
+    # Samples per encoder feature frame, for encoders that drop a trailing partial feature
+    # frame before grouping features into token frames (firefly: 512-sample mel frames, 4 to
+    # a token). 1: nothing dropped, frames = ceil(samples / hop).
+    feature_hop: int = 1
+    checkpoint: CheckpointLayout | None = None  # None: the codec needs no weights
 
     @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop
 
     def frames_for(self, n_samples: int) -> int:
-        return math.ceil(n_samples / self.hop)
+        features = n_samples // self.feature_hop
+        per_frame = self.hop // self.feature_hop
+        return -(-features // per_frame)  # ceil, in integers
 
 
 class Codec(Protocol):
@@ -74,6 +95,7 @@ class EngineSpec:
     # The table under [engines] in refmgr.toml that configures it (a field of
     # config.EngineSettings), handed to the factory as ``settings``; None: no settings.
     settings_key: str | None = None
+    checkpoint: CheckpointLayout | None = None  # None: the engine needs no weights
 
 
 @dataclass(frozen=True)
@@ -110,7 +132,7 @@ class Synthesis:
 class Engine(Protocol):
     """Speaks text in a reference's voice. Loaded once, used for many lines.
 
-    Built by ``registry.load_engine`` as ``factory(spec, device=..., settings=...)``.
+    Built by ``registry.load_engine`` as ``factory(spec, device=, settings=, checkpoint=)``.
     Building must be cheap (no weights loaded): ``render status`` and ``--dry-run`` build
     the engine only to read ``pins``. Load models on the first ``synthesize`` and keep them
     until ``close``. The same reference, text and params must give the same audio where

@@ -53,7 +53,12 @@ DEFAULT_PITCH, DEFAULT_RATE = 50, 175  # when a reference has no measurable prof
 
 class DraftEngine:
     def __init__(
-        self, spec: EngineSpec, *, device: str | None = None, settings: Any = None
+        self,
+        spec: EngineSpec,
+        *,
+        device: str | None = None,
+        settings: Any = None,
+        checkpoint: Any = None,  # no weights
     ) -> None:
         try:
             import espeakng_loader  # noqa: F401

@@ -5,8 +5,44 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from refmgr.backends.base import Codec, CodecSpec, Engine, EngineSpec
+from refmgr.backends.base import CheckpointLayout, Codec, CodecSpec, Engine, EngineSpec
 from refmgr.errors import BackendError
+
+FISH_S1_INSTALL = (
+    "pip install 'refmgr[fish]' (PyPI fish-speech==0.1.0, with the torch and torchaudio "
+    "builds for your machine; see the README section 'Fish Speech on a GPU')"
+)
+FISH_15_INSTALL = (
+    "pip install 'refmgr[fish-1-5]' (PyPI fish-speech-lib==0.1.1.1, with the torch and "
+    "torchaudio builds for your machine; see the README section 'Fish Speech on a GPU')"
+)
+
+FISH_S1_CHECKPOINT = CheckpointLayout(
+    model="fish-s1",
+    files=("codec.pth", "config.json", "model.pth", "special_tokens.json", "tokenizer.tiktoken"),
+    codec_files=("codec.pth",),
+    default_dir="checkpoints/openaudio-s1-mini",
+    download=(
+        "huggingface-cli download fishaudio/openaudio-s1-mini "
+        "--local-dir checkpoints/openaudio-s1-mini"
+    ),
+)
+FIREFLY_GENERATOR = "firefly-gan-vq-fsq-8x1024-21hz-generator.pth"
+FISH_15_CHECKPOINT = CheckpointLayout(
+    model="fish-1.5",
+    files=(
+        "config.json",
+        FIREFLY_GENERATOR,
+        "model.pth",
+        "special_tokens.json",
+        "tokenizer.tiktoken",
+    ),
+    codec_files=(FIREFLY_GENERATOR,),
+    default_dir="checkpoints/fish-speech-1.5",
+    download=(
+        "huggingface-cli download fishaudio/fish-speech-1.5 --local-dir checkpoints/fish-speech-1.5"
+    ),
+)
 
 CODECS: dict[str, CodecSpec] = {
     "codec2-3200": CodecSpec(
@@ -22,6 +58,35 @@ CODECS: dict[str, CodecSpec] = {
         loader="refmgr.backends.codec2:Codec2Codec",
         install_hint="pip install pycodec2",
     ),
+    "fish-s1": CodecSpec(
+        id="fish-s1",
+        family="fish-s1",
+        summary="OpenAudio S1 modded-DAC codec (44.1 kHz, 1 semantic + 9 residual codebooks)",
+        distribution="fish-speech",
+        sample_rate=44100,
+        hop=2048,
+        n_codebooks=10,
+        code_ranges=((0, 4095),) + ((0, 1023),) * 9,
+        storage_dtype="int16",  # upstream writes int64; every code fits in int16
+        loader="refmgr.backends.fish.codec:FishCodec",
+        install_hint=FISH_S1_INSTALL,
+        checkpoint=FISH_S1_CHECKPOINT,
+    ),
+    "fish-1.5": CodecSpec(
+        id="fish-1.5",
+        family="fish-1.5",
+        summary="Fish Speech 1.4/1.5 firefly-gan-vq-fsq-8x1024-21hz codec (44.1 kHz, 8 FSQ codebooks)",
+        distribution="fish-speech-lib",
+        sample_rate=44100,
+        hop=2048,
+        n_codebooks=8,
+        code_ranges=((0, 999),) * 8,  # FSQ levels 8*5*5*5
+        storage_dtype="int16",  # upstream writes int32
+        loader="refmgr.backends.fish.codec:FishCodec",
+        install_hint=FISH_15_INSTALL,
+        feature_hop=512,  # mel frames; a trailing partial one is dropped
+        checkpoint=FISH_15_CHECKPOINT,
+    ),
 }
 
 ENGINES: dict[str, EngineSpec] = {
@@ -36,7 +101,31 @@ ENGINES: dict[str, EngineSpec] = {
         draft=True,
         settings_key="draft",
     ),
+    "fish-s1": EngineSpec(
+        id="fish-s1",
+        summary="OpenAudio S1 DualAR text-to-semantic model + modded-DAC decoder (voice clone)",
+        distribution="fish-speech",
+        codec_families=frozenset({"fish-s1"}),
+        loader="refmgr.backends.fish.engine:FishEngine",
+        install_hint=FISH_S1_INSTALL,
+        checkpoint=FISH_S1_CHECKPOINT,
+    ),
+    "fish-1.5": EngineSpec(
+        id="fish-1.5",
+        summary="Fish Speech 1.5 DualAR text-to-semantic model + firefly decoder (voice clone)",
+        distribution="fish-speech-lib",
+        codec_families=frozenset({"fish-1.5"}),
+        loader="refmgr.backends.fish.engine:FishEngine",
+        install_hint=FISH_15_INSTALL,
+        checkpoint=FISH_15_CHECKPOINT,
+    ),
 }
+
+
+def checkpoint_layouts() -> dict[str, CheckpointLayout]:
+    """Every model with weights, by its [models.NAME] key."""
+    specs: list[CodecSpec | EngineSpec] = [*CODECS.values(), *ENGINES.values()]
+    return {s.checkpoint.model: s.checkpoint for s in specs if s.checkpoint is not None}
 
 
 def codec_spec(codec_id: str) -> CodecSpec:
@@ -75,10 +164,21 @@ def load_codec(codec_id: str, **settings: Any) -> Codec:
     return codec
 
 
-def load_engine(engine_id: str, *, device: str | None = None, settings: Any = None) -> Engine:
-    """Build an engine (cheap: models load on first use). ``settings`` is its table of
-    refmgr.toml (``EngineSpec.settings_key``), ``device`` what --device asked for."""
+def load_engine(
+    engine_id: str,
+    *,
+    device: str | None = None,
+    settings: Any = None,
+    checkpoint: Any = None,
+) -> Engine:
+    """Build an engine (cheap: models load on first use).
+
+    Every engine factory takes the same keywords: ``device`` (what --device asked for),
+    ``settings`` (its table of refmgr.toml, ``EngineSpec.settings_key``) and
+    ``checkpoint`` (a checked ``refmgr.checkpoints.Checkpoint`` for engines with weights).
+    ``refmgr.checkpoints.open_engine`` fills them in from a project.
+    """
     spec = engine_spec(engine_id)
     factory = _import(spec.loader, f"engine '{engine_id}'", spec.install_hint)
-    engine: Engine = factory(spec, device=device, settings=settings)
+    engine: Engine = factory(spec, device=device, settings=settings, checkpoint=checkpoint)
     return engine

@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "hooks": "refmgr.cli.integration:hooks",
     "textconv": "refmgr.cli.integration:textconv",
     "render": "refmgr.cli.render:render",
+    "model": "refmgr.cli.model:model",
+    "say": "refmgr.cli.say:say",
 }
 
 

@@ -12,6 +12,16 @@ from refmgr.errors import display_path
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 stage_option = click.option("--stage", is_flag=True, help="Stage the changed files in git.")
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+    help="Where a model with weights runs (default: models.NAME.device in refmgr.toml, auto).",
+)
+unpinned_option = click.option(
+    "--allow-unpinned",
+    is_flag=True,
+    help="Use checkpoint files that differ from the pins in refmgr.toml (recorded in outputs).",
+)
 
 
 @click.command()
@@ -60,6 +70,8 @@ def init(directory: Path, no_git: bool, as_json: bool) -> int:
 @click.option("--language", help="Language of the recording, as a BCP 47 tag (en, en-GB, ja).")
 @click.option("--codec", "codec_id", help="Codec id (default: codecs.default in refmgr.toml).")
 @click.option("--force", is_flag=True, help="Replace references that already exist.")
+@device_option
+@unpinned_option
 @stage_option
 @json_option
 def add(
@@ -70,6 +82,8 @@ def add(
     language: str | None,
     codec_id: str | None,
     force: bool,
+    device: str | None,
+    allow_unpinned: bool,
     stage: bool,
     as_json: bool,
 ) -> int:
@@ -79,6 +93,7 @@ def add(
     stays out of the repository. All recordings are checked and encoded before anything
     is written: one bad file changes nothing.
     """
+    from refmgr.checkpoints import RunOptions
     from refmgr.commands.add import add_references
     from refmgr.project import open_project
 
@@ -99,6 +114,7 @@ def add(
         force=force,
         stage=stage,
         progress=progress if show_progress else None,
+        options=RunOptions(device=device, allow_unpinned=allow_unpinned),
     )
     for r in results:
         for w in r.warnings:
@@ -227,13 +243,29 @@ def rm(names: tuple[str, ...], stage: bool, as_json: bool) -> int:
 @click.option(
     "--sample-rate", type=click.IntRange(8000, 192000), help="Resample to this rate (Hz)."
 )
+@device_option
+@unpinned_option
 @json_option
-def decode(name: str, output: Path, sample_rate: int | None, as_json: bool) -> int:
+def decode(
+    name: str,
+    output: Path,
+    sample_rate: int | None,
+    device: str | None,
+    allow_unpinned: bool,
+    as_json: bool,
+) -> int:
     """Decode the stored tokens of NAME back to audio, to hear what the repository keeps."""
+    from refmgr.checkpoints import RunOptions
     from refmgr.commands.decode import decode_reference
     from refmgr.project import open_project
 
-    result = decode_reference(open_project(), name, output, sample_rate=sample_rate)
+    result = decode_reference(
+        open_project(),
+        name,
+        output,
+        sample_rate=sample_rate,
+        options=RunOptions(device=device, allow_unpinned=allow_unpinned),
+    )
     for w in result.warnings:
         warn(w)
     if as_json:

@@ -71,10 +71,18 @@ def _require_committed(value: bool | None) -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
+allow_unpinned_option = click.option(
+    "--allow-unpinned",
+    is_flag=True,
+    help="Use a checkpoint whose files differ from the pins in refmgr.toml (recorded in the lock).",
+)
+
+
 @render.command("run")
 @script_argument
 @engine_option
 @click.option("--device", help="Device for the engine (cpu, cuda, cuda:1, ...).")
+@allow_unpinned_option
 @seed_option
 @click.option("--force", is_flag=True, help="Render the chosen lines even if they are up to date.")
 @click.option(
@@ -108,6 +116,7 @@ def run(
     script: Path,
     engine_id: str | None,
     device: str | None,
+    allow_unpinned: bool,
     seed: int | None,
     force: bool,
     only: tuple[str, ...],
@@ -126,6 +135,7 @@ def run(
     options = RenderOptions(
         engine_id=engine_id,
         device=device,
+        allow_unpinned=allow_unpinned,
         seed=seed,
         force=force,
         only=only,
@@ -178,16 +188,18 @@ def run(
 @render.command()
 @script_argument
 @engine_option
+@allow_unpinned_option
 @seed_option
 @json_option
-def status(script: Path, engine_id: str | None, seed: int | None, as_json: bool) -> int:
+def status(
+    script: Path, engine_id: str | None, allow_unpinned: bool, seed: int | None, as_json: bool
+) -> int:
     """Show which lines of SCRIPT are up to date, which are stale, and why."""
     from refmgr.commands.render import RenderOptions, plan_render
     from refmgr.project import open_project
 
-    plan = plan_render(
-        open_project(), script, options=RenderOptions(engine_id=engine_id, seed=seed)
-    )
+    options = RenderOptions(engine_id=engine_id, seed=seed, allow_unpinned=allow_unpinned)
+    plan = plan_render(open_project(), script, options=options)
     if as_json:
         emit_json(_plan_json(plan))
     else:

@@ -18,8 +18,16 @@ from refmgr import __version__, gitrepo
 from refmgr.audio import read_recording, resample
 from refmgr.backends.base import Codec
 from refmgr.backends.registry import codec_spec, load_codec
+from refmgr.checkpoints import RunOptions, backend_settings
 from refmgr.config import dump_config, load_config
-from refmgr.errors import AudioError, ConfigError, RefError, RefmgrError, TokenFileError
+from refmgr.errors import (
+    AudioError,
+    BackendError,
+    ConfigError,
+    RefError,
+    RefmgrError,
+    TokenFileError,
+)
 from refmgr.manifest import SCHEMA_VERSION, check_name, dump_manifest, validate_data
 from refmgr.pins import installed_pin, require_installed_matches, with_pin
 from refmgr.project import Project
@@ -84,6 +92,7 @@ def add_references(
     force: bool = False,
     stage: bool = False,
     progress: Progress | None = None,
+    options: RunOptions | None = None,
 ) -> list[AddResult]:
     if not recordings:
         raise RefmgrError("no recordings given")
@@ -101,7 +110,10 @@ def add_references(
             _check_free(project, item.name)
     _check_writable(project)
 
-    codec = load_codec(codec_id)
+    spec = codec_spec(codec_id)
+    settings = backend_settings(project, spec.checkpoint, "codec", options or RunOptions())
+    notes: tuple[str, ...] = settings["checkpoint"].warnings if "checkpoint" in settings else ()
+    codec = load_codec(codec_id, **settings)  # one model load for every recording of the call
     staged: list[tuple[Path, bytes]] = []
     results: list[AddResult] = []
     for i, item in enumerate(items):
@@ -121,7 +133,9 @@ def add_references(
                 _check_free(project, r.name)
         staged += _first_pin(project, codec_id)
         commit(project, writes=staged)
-    results = [replace(r, replaced=r.name in replaced) for r in results]
+    results = [
+        replace(r, replaced=r.name in replaced, warnings=r.warnings + notes) for r in results
+    ]
     if stage:
         gitrepo.stage(project.root, [path for path, _ in staged])
     return results
@@ -218,7 +232,12 @@ def _encode(
     spec = codec.spec
     recording = read_recording(item.recording, project.config.limits)
     samples = resample(recording.samples, recording.sample_rate, spec.sample_rate)
-    codes = codec.encode(samples)
+    try:
+        codes = codec.encode(samples)
+    except BackendError as e:
+        if e.path is not None:
+            raise
+        raise BackendError(e.message, item.recording) from None  # name the file it failed on
     expected_frames = spec.frames_for(len(samples))
     if codes.shape != (spec.n_codebooks, expected_frames):
         raise AudioError(

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.audio import resample, wav_bytes
-from refmgr.backends.registry import load_codec
+from refmgr.backends.registry import codec_spec, load_codec
+from refmgr.checkpoints import RunOptions, backend_settings
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
@@ -34,7 +35,12 @@ class DecodeResult:
 
 
 def decode_reference(
-    project: Project, name: str, output: Path, *, sample_rate: int | None = None
+    project: Project,
+    name: str,
+    output: Path,
+    *,
+    sample_rate: int | None = None,
+    options: RunOptions | None = None,
 ) -> DecodeResult:
     ref = load_reference(project, name)
     codes = read_codes(project, ref)
@@ -50,7 +56,11 @@ def decode_reference(
             f"tokens were made with {library['name']} {library['version']}, "
             f"decoding with {installed}"
         )
-    codec = load_codec(ref.manifest.codec_id)
+    spec = codec_spec(ref.manifest.codec_id)
+    codec = load_codec(
+        spec.id, **backend_settings(project, spec.checkpoint, "codec", options or RunOptions())
+    )
+    warnings += _checkpoint_drift(ref.manifest.data["codec"], codec.pins())
     audio = codec.decode(codes)
     rate = codec.spec.sample_rate
     if sample_rate is not None and sample_rate != rate:
@@ -63,3 +73,15 @@ def decode_reference(
         duration_s=round(len(audio) / rate, 3),
         warnings=tuple(warnings),
     )
+
+
+def _checkpoint_drift(made_with: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Checkpoint files the tokens were made with that differ from those decoding them."""
+    before = made_with.get("checkpoint", {}).get("files", {})
+    after = now.get("checkpoint", {}).get("files", {})
+    return [
+        f"tokens were made with {file} sha256 {digest[:12]}…, decoding with "
+        f"{after.get(file, 'none')[:12]}…"
+        for file, digest in sorted(before.items())
+        if after.get(file) != digest
+    ]

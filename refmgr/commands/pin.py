@@ -2,7 +2,7 @@
 
 Used to adopt a new library version (then re-encode, or accept, the references that
 ``refmgr validate`` reports as stale). Checkpoint hashes of codecs with weights are
-pinned the same way, through ``pin_codec``'s ``checkpoint`` argument.
+pinned by ``refmgr model pin``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ def pin_codec(
     codec_id: str,
     *,
     library_version: str | None = None,
-    checkpoint: dict[str, str] | None = None,
 ) -> PinResult:
     spec = codec_spec(codec_id)
     version = library_version or installed_version(spec.distribution)
@@ -51,11 +50,7 @@ def pin_codec(
     with locked(project):
         config = load_config(project.config_path)  # the file as it is now, under the lock
         before = config.codecs.pins.get(codec_id, CodecPin())
-        pin = dataclasses.replace(
-            before,
-            library_version=version,
-            checkpoint=dict(checkpoint) if checkpoint is not None else before.checkpoint,
-        )
+        pin = dataclasses.replace(before, library_version=version)
         config = with_pin(config, codec_id, pin)
         commit(project, writes=[(project.config_path, dump_config(config).encode())])
     project = dataclasses.replace(project, config=config)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from refmgr.backends.base import Engine
-from refmgr.backends.registry import engine_spec, load_engine
+from refmgr.backends.registry import engine_spec
+from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.errors import RefmgrError
 from refmgr.project import Project
 from refmgr.render.cast import cast_script
@@ -49,6 +50,7 @@ class RenderOptions:
 
     engine_id: str | None = None  # None: engines.default in refmgr.toml
     device: str | None = None
+    allow_unpinned: bool = False  # use a checkpoint that differs from its pins (recorded)
     seed: int | None = None  # None: render.seed in refmgr.toml (a line's own seed wins)
     force: bool = False
     only: tuple[str, ...] = ()  # line ids or numbers
@@ -65,8 +67,9 @@ def _planned(
     project: Project, script: Script, options: RenderOptions
 ) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
     spec = engine_spec(options.engine_id or project.config.engines.default)
-    settings = getattr(project.config.engines, spec.settings_key) if spec.settings_key else None
-    engine = load_engine(spec.id, device=options.device, settings=settings)
+    engine, _ = open_engine(
+        project, spec, RunOptions(device=options.device, allow_unpinned=options.allow_unpinned)
+    )
     try:
         cast = cast_script(project, script, spec, require_committed=options.require_committed)
         index = _index(project, script.name)

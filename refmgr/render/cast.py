@@ -16,7 +16,7 @@ from refmgr.backends.base import EngineSpec, VoiceReference
 from refmgr.backends.registry import codec_spec
 from refmgr.errors import BackendError, GitError, RefmgrError
 from refmgr.project import Project
-from refmgr.reference import Reference, known_names, read_codes, reference_from_manifest
+from refmgr.reference import Reference, known_names, reference_from_manifest, voice_reference
 from refmgr.render.script import Script, ScriptLine
 from refmgr.store import locked
 
@@ -85,20 +85,8 @@ def _member(project: Project, name: str, engine: EngineSpec) -> Member:
             "re-add the reference with a codec it takes, or render with another --engine",
             reference.manifest_path,
         )
-    codes = read_codes(project, reference)  # verifies size, dtype, shape, sha256, ranges
-    voice = manifest.data["voice"]
-    return Member(
-        reference=reference,
-        voice=VoiceReference(
-            name=name,
-            codec_id=manifest.codec_id,
-            codes=codes,
-            tokens_sha256=manifest.token_expectation.sha256,
-            transcript=manifest.transcript,
-            language=manifest.language,
-            profile={k: voice[k] for k in sorted(voice)},
-        ),
-    )
+    # voice_reference verifies the token file: size, dtype, shape, sha256, ranges.
+    return Member(reference=reference, voice=voice_reference(project, reference))
 
 
 def _commits(

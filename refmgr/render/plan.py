@@ -106,10 +106,14 @@ def output_of(step: Step, facts: Mapping[str, OutputFacts]) -> OutputFacts | Non
 
 
 def line_params(settings: RenderSettings, line: ScriptLine, seed: int | None) -> SynthesisParams:
+    overrides: dict[str, float] = {} if seed is None else {"seed": seed}
+    return synthesis_params(settings, {**overrides, **line.overrides})
+
+
+def synthesis_params(settings: RenderSettings, overrides: Mapping[str, float]) -> SynthesisParams:
+    """refmgr.toml's [render] parameters, with ``overrides`` (other keys are ignored)."""
     values: dict[str, float] = {name: getattr(settings, name) for name in PARAM_TYPES}
-    if seed is not None:
-        values["seed"] = seed
-    values.update((k, v) for k, v in line.overrides.items() if k in PARAM_TYPES)
+    values.update((k, v) for k, v in overrides.items() if k in PARAM_TYPES)
     # int() / float(): 1 and 1.0 must give the same key.
     return SynthesisParams(**{k: PARAM_TYPES[k](v) for k, v in values.items()})
 

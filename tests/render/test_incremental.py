@@ -163,19 +163,19 @@ def test_only_and_force(cast_repo: Path) -> None:
 
 def test_one_engine_serves_every_line(cast_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from refmgr.backends import registry
-    from refmgr.commands import render as render_command
 
     built: list[object] = []
     closed: list[object] = []
+    real_load = registry.load_engine
 
     def load_engine(engine_id: str, **kwargs: object) -> object:
-        engine = registry.load_engine(engine_id, **kwargs)  # type: ignore[arg-type]
+        engine = real_load(engine_id, **kwargs)  # type: ignore[arg-type]
         built.append(engine)
         real_close = engine.close
         monkeypatch.setattr(engine, "close", lambda: (closed.append(engine), real_close()))
         return engine
 
-    monkeypatch.setattr(render_command, "load_engine", load_engine)
+    monkeypatch.setattr(registry, "load_engine", load_engine)
     assert len(rendered(render(cast_repo))) == 5
     assert len(built) == 1 and closed == built
 

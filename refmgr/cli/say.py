@@ -1,0 +1,87 @@
+"""refmgr say: one line in a reference's voice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from refmgr.cli.output import emit_json, warn
+from refmgr.cli.refs import device_option, json_option, unpinned_option
+from refmgr.errors import display_path
+
+
+@click.command()
+@click.argument("name")
+@click.argument("text")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="WAV file to write."
+)
+@click.option("--engine", "engine_id", help="Engine id (default: the one for NAME's codec).")
+@click.option("--seed", type=int, help="Sampling seed (default: render.seed in refmgr.toml).")
+@click.option("--temperature", type=float, help="Default: render.temperature.")
+@click.option("--top-p", type=float, help="Default: render.top_p.")
+@click.option("--repetition-penalty", type=float, help="Default: render.repetition_penalty.")
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=0),
+    help="Most token frames to generate per segment (0: up to the model's context; "
+    "default: render.max_new_tokens).",
+)
+@device_option
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
+    help="Model precision (default: models.NAME.precision, auto: bf16 on CUDA, else fp32).",
+)
+@unpinned_option
+@json_option
+def say(
+    name: str,
+    text: str,
+    output: Path,
+    engine_id: str | None,
+    seed: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    repetition_penalty: float | None,
+    max_new_tokens: int | None,
+    device: str | None,
+    precision: str | None,
+    allow_unpinned: bool,
+    as_json: bool,
+) -> int:
+    """Speak TEXT in the voice of reference NAME and write it to a WAV file."""
+    from refmgr.checkpoints import RunOptions
+    from refmgr.commands.say import say as say_line
+    from refmgr.project import open_project
+
+    result = say_line(
+        open_project(),
+        name,
+        text,
+        output,
+        engine_id=engine_id,
+        params={
+            name: value
+            for name, value in (
+                ("seed", seed),
+                ("temperature", temperature),
+                ("top_p", top_p),
+                ("repetition_penalty", repetition_penalty),
+                ("max_new_tokens", max_new_tokens),
+            )
+            if value is not None
+        },
+        options=RunOptions(device=device, precision=precision, allow_unpinned=allow_unpinned),
+    )
+    for w in result.warnings:
+        warn(w)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        click.echo(
+            f"said {result.duration_s:.2f} s in the voice of {name} ({result.engine}, "
+            f"seed {seed}) -> {display_path(result.output)}"
+        )
+    return 0
