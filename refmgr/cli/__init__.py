@@ -15,6 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# Before numpy loads: OpenBLAS starts a thread per core at import, which costs more start-up
+# time (~60 ms on 2 busy cores) than all the small-array work refmgr does with it. A value
+# the user set is kept; torch (Fish Speech) sizes its own thread pool.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import click
 
 from refmgr import __version__

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import os
-
-# Before numpy loads: OpenBLAS starts a thread per core at import, which costs more start-up
-# time (~60 ms on 2 busy cores) than all the small-array work refmgr does with it. A value
-# the user set is kept; torch (Fish Speech) sizes its own thread pool.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import sys
 from pathlib import Path
 from typing import Any
