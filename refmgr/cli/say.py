@@ -82,6 +82,6 @@ def say(
     else:
         click.echo(
             f"said {result.duration_s:.2f} s in the voice of {name} ({result.engine}, "
-            f"seed {seed}) -> {display_path(result.output)}"
+            f"seed {result.params.seed}) -> {display_path(result.output)}"
         )
     return 0
