@@ -73,10 +73,11 @@ def read_recording(path: Path, limits: Limits) -> Recording:
     mono = data.mean(axis=1, dtype=np.float64).astype(np.float32)
     rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
     level = 20 * math.log10(rms) if rms > 0 else -math.inf
+    if rms == 0:
+        raise AudioError("is silent (every sample is zero)", path)
     if level < limits.silence_dbfs:
-        shown = "-inf" if math.isinf(level) else f"{level:.1f}"
         raise AudioError(
-            f"is silent (RMS {shown} dBFS, below limits.silence_dbfs = {limits.silence_dbfs:g})",
+            f"is silent (RMS {level:.1f} dBFS, below limits.silence_dbfs = {limits.silence_dbfs:g})",
             path,
         )
     warnings = []

@@ -309,9 +309,16 @@ def _check_semantics(config: Config, path: Path) -> None:
     for name in ("refs", "manifests", "renders"):
         value = getattr(config.paths, name)
         p = PurePosixPath(value)
-        if not value or p.is_absolute() or ".." in p.parts or "\\" in value:
+        if not value or value == "." or p.is_absolute() or ".." in p.parts or "\\" in value:
             raise ConfigError(
                 f"paths.{name} must be a relative path inside the repository, not {value!r}", path
+            )
+        if p.as_posix() != value:
+            # Manifests record token paths as PATHS.refs + "/NAME.npy": one spelling only.
+            raise ConfigError(
+                f"paths.{name} must be written plainly, like {p.as_posix()!r} "
+                f"(no trailing '/', './' or '//'), not {value!r}",
+                path,
             )
     for model, settings in config.models.items():
         _check_model(model, settings, path)

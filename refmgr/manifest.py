@@ -25,6 +25,7 @@ from refmgr.tokens import TokenExpectation
 
 SCHEMA_VERSION = 1
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+LANGUAGE_PATTERN = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")  # as the schema's
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ class Manifest:
         return TokenExpectation(
             sha256=t["sha256"], bytes=t["bytes"], dtype=t["dtype"], shape=tuple(t["shape"])
         )
+
+
+def check_language(language: str) -> str | None:
+    """The problem with a language tag, or None if it is valid."""
+    if LANGUAGE_PATTERN.fullmatch(language):
+        return None
+    return f"invalid language tag {language!r}: use a BCP 47 tag such as en, en-GB or ja"
 
 
 def check_name(name: str) -> str | None:

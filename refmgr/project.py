@@ -10,6 +10,7 @@ from refmgr.config import CONFIG_FILE, Config, load_config
 from refmgr.errors import ProjectNotFoundError
 
 STATE_DIR = ".refmgr"  # local, git-ignored: lock, journal, caches
+STATE_GITIGNORE = "# refmgr's local state; never committed\n*\n"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class Project:
     def state_dir(self) -> Path:
         return self.root / STATE_DIR
 
+    def ensure_state_dir(self) -> Path:
+        """.refmgr/, created self-ignoring (like .pytest_cache) so that git never sees it,
+        whoever creates it first: init, or any command in a fresh clone."""
+        return ensure_state_dir(self.root)
+
     def manifest_path(self, name: str) -> Path:
         return self.manifests_dir / f"{name}.json"
 
@@ -57,9 +63,8 @@ def find_root(start: Path) -> Path:
         if (directory / CONFIG_FILE).is_file():
             return directory
     raise ProjectNotFoundError(
-        f"not inside a refmgr voice repository (no {CONFIG_FILE} here or in any parent "
-        "directory); create one with: refmgr init",
-        start,
+        f"not inside a refmgr voice repository (no {CONFIG_FILE} in {here} or any parent "
+        "directory); create one with: refmgr init"
     )
 
 
@@ -72,3 +77,12 @@ def open_project(start: Path | None = None, *, recover: bool = True) -> Project:
 
         recover_if_needed(project)
     return project
+
+
+def ensure_state_dir(root: Path) -> Path:
+    state = root / STATE_DIR
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        state.mkdir(exist_ok=True)
+        ignore.write_text(STATE_GITIGNORE)
+    return state

@@ -45,7 +45,7 @@ def _journal_path(project: Project) -> Path:
 def locked(project: Project, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     import filelock
 
-    project.state_dir.mkdir(exist_ok=True)
+    project.ensure_state_dir()
     lock = filelock.FileLock(str(project.state_dir / LOCK), timeout=timeout)
     try:
         lock.acquire()
@@ -67,7 +67,9 @@ def recover_if_needed(project: Project) -> None:
 
 
 def _strays(project: Project) -> list[Path]:
-    found: list[Path] = []
+    """Temporaries of a change killed before its journal: in refs/, manifests/, and beside
+    refmgr.toml (which a change rewrites when it records a pin)."""
+    found: list[Path] = list(project.root.glob(f".{project.config_path.name}.*.tmp"))
     for directory in (project.refs_dir, project.manifests_dir):
         if directory.is_dir():
             found += directory.glob(TEMP_GLOB)

@@ -258,6 +258,15 @@ def _check_manifest(
     )
     if problem:
         report.add(path, problem, "manifest")
+    dtype = data["tokens"]["dtype"]
+    if dtype != spec.storage_dtype:
+        # A wider dtype holds the same codes at 2-8x the size in every clone of the repo.
+        report.add(
+            path,
+            f"tokens.dtype {dtype} is not {codec_id}'s {spec.storage_dtype}; "
+            f"re-encode with: refmgr add --force {data['source']['file']} --name {name}",
+            "manifest",
+        )
     shape = data["tokens"]["shape"]
     if shape[0] != spec.n_codebooks:
         report.add(

@@ -167,6 +167,13 @@ def _missing_tokens(root: Path) -> None:
     (root / TOKENS).unlink()
 
 
+def _wide_dtype(root: Path) -> None:
+    codes = np.load(io.BytesIO((root / TOKENS).read_bytes()), allow_pickle=False)
+    buf = io.BytesIO()
+    np.save(buf, codes.astype(np.int64), allow_pickle=False)
+    replace_tokens(root, buf.getvalue(), update_manifest=True)
+
+
 def _config(old: str, new: str) -> Callable[[Path], None]:
     def change(root: Path) -> None:
         path = root / "refmgr.toml"
@@ -200,6 +207,7 @@ BAD_CASES = [
         TOKENS,
         "floating-point",
     ),
+    BadCase("wide-dtype", _wide_dtype, MANIFEST, "tokens.dtype int64 is not codec2-3200's uint8"),
     BadCase(
         "codes-out-of-range",
         _out_of_range,

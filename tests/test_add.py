@@ -258,6 +258,19 @@ def case_one_bad_among_good(tmp: Path, rec: RecordingFactory) -> tuple[list[str]
     return [str(good), str(bad)], ["shorty.wav", "too short"]
 
 
+def case_bad_language(tmp: Path, rec: RecordingFactory) -> tuple[list[str], list[str]]:
+    return [str(rec("ok.wav", seconds=4.0)), "--text", "x", "--language", "english"], [
+        "invalid language tag 'english'",
+        "en-GB",
+    ]
+
+
+def case_language_with_newline(tmp: Path, rec: RecordingFactory) -> tuple[list[str], list[str]]:
+    return [str(rec("ok.wav", seconds=4.0)), "--text", "x", "--language", "en\n"], [
+        "invalid language tag 'en\\n'"
+    ]
+
+
 BAD_CASES = [
     case_missing,
     case_directory,
@@ -276,6 +289,8 @@ BAD_CASES = [
     case_no_transcript,
     case_empty_transcript,
     case_unknown_codec,
+    case_bad_language,
+    case_language_with_newline,
     case_one_bad_among_good,
 ]
 

@@ -171,3 +171,23 @@ def test_bad_model_settings(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert message in str(info.value)
+
+
+def test_pin_keeps_a_config_change_made_while_it_hashed(
+    voice_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refmgr.commands.model
+
+    ckpt = fake_checkpoint(tmp_path / "big" / "openaudio-s1-mini")
+    real_hash = refmgr.commands.model.hash_files
+
+    def slow_hash(paths: list[Path]) -> dict[Path, str]:
+        # Hashing real weights takes minutes; meanwhile another refmgr re-pins a codec.
+        assert run_cli("pin", "codec2-3200", "--library-version", "4.0.0").returncode == 0
+        return real_hash(paths)
+
+    monkeypatch.setattr(refmgr.commands.model, "hash_files", slow_hash)
+    pin_checkpoint(open_project(voice_repo), "fish-s1", ckpt)
+    config = load_config(voice_repo / "refmgr.toml")
+    assert config.codecs.pins["codec2-3200"].library_version == "4.0.0"
+    assert sorted(config.models["fish-s1"].files) == sorted(FISH_S1_CHECKPOINT.files)

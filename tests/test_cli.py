@@ -175,3 +175,14 @@ def test_no_torch_on_the_light_path(alpha: Path, command: list[str]) -> None:
     imported = top_level_imports(*command)
     assert "refmgr" in imported
     assert not imported & {"torch", "fish_speech", "torchaudio"}
+
+
+def test_init_on_a_file_or_an_impossible_place(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    proc = run_cli("init", afile)
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr, "afile: is not a directory")
+    proc = run_cli("init", "/proc/refmgr-cannot-be-here")
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr, "/proc/refmgr-cannot-be-here: cannot create the directory")

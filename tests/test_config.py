@@ -51,6 +51,12 @@ def test_values_are_read(tmp_path: Path) -> None:
             "schema_version = 1\n[paths]\nrefs = '../elsewhere'\n",
             "paths.refs must be a relative path",
         ),
+        ("schema_version = 1\n[paths]\nrefs = '.'\n", "paths.refs must be a relative path"),
+        (
+            "schema_version = 1\n[paths]\nrefs = 'refs/'\n",
+            "paths.refs must be written plainly, like 'refs' (no trailing '/', './' or '//')",
+        ),
+        ("schema_version = 1\n[paths]\nmanifests = './m'\n", "like 'm'"),
         ("schema_version = 1\n[limits]\nmin_duration_s = 100\n", "min_duration_s < max_duration_s"),
         ("schema_version = 1\nlimits = 3\n", "'limits' must be a table"),
         ("schema_version = \n", "invalid TOML"),

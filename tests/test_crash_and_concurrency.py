@@ -96,13 +96,14 @@ def test_kill_at_random_moments(committed_repo: Path, recording: RecordingFactor
     assert run_cli("rm", "r0", "r1").returncode == 0
     rng = random.Random(1234)
     outcomes = set()
-    for _ in range(8):
+    # Kill times spread from the start to past the end of a whole add, jittered.
+    for step in range(8):
         proc = subprocess.Popen(
             [sys.executable, "-m", "refmgr", "add", *map(str, recs)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.05, full * 1.1))
+        time.sleep(full * (0.05 + 0.2 * step) * rng.uniform(0.9, 1.1))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         run_cli("ls")
@@ -112,6 +113,8 @@ def test_kill_at_random_moments(committed_repo: Path, recording: RecordingFactor
         outcomes.add(states[0] is not None)
         if states[0] is not None:
             assert run_cli("rm", "r0", "r1").returncode == 0
+    # Killed early, nothing landed; killed late, everything did.
+    assert outcomes == {False, True}
     assert visible_changes(committed_repo) == ""
 
 
@@ -164,3 +167,24 @@ def test_eight_concurrent_adds_of_one_name_one_wins(
             ), err
     assert state_of(voice_repo, "same") == state_of_source(recs[winners[0]])
     assert sorted(os.listdir(voice_repo / "refs")) == ["same.npy"]
+
+
+def test_kill_before_the_first_pin_lands_leaves_no_temporary_beside_the_config(
+    committed_repo: Path, recording: RecordingFactory
+) -> None:
+    # A repository whose codec is not pinned yet: the first add also rewrites refmgr.toml.
+    config = committed_repo / "refmgr.toml"
+    text = config.read_text()
+    config.write_text(text[: text.index("[codecs.pins.")] + text[text.index("[limits]") :])
+    git(committed_repo, "commit", "-qam", "unpinned")
+    rec = recording("alpha.wav", seconds=4.0)
+    proc = run_cli("add", rec, "--text", "x", env={"REFMGR_FAILPOINT": "before-journal"})
+    assert proc.returncode == -signal.SIGKILL
+    assert list(committed_repo.glob(".refmgr.toml.*.tmp"))  # the temporary is there...
+    assert visible_changes(committed_repo) == ""  # ...but git does not see it
+    assert run_cli("ls").returncode == 0
+    assert not list(committed_repo.glob(".refmgr.toml.*.tmp"))
+    assert (
+        config.read_bytes()
+        == (text[: text.index("[codecs.pins.")] + text[text.index("[limits]") :]).encode()
+    )

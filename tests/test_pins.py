@@ -109,3 +109,13 @@ def test_config_checks_pins(tmp_path: Path) -> None:
 
 def test_require_installed_matches_without_a_pin() -> None:
     require_installed_matches(Config(), "codec2-3200", Path("refmgr.toml"))  # nothing pinned
+
+
+def test_pin_refuses_a_codec_not_allowed_and_an_empty_version(voice_repo: Path) -> None:
+    proc = run_cli("pin", "fish-s1")
+    assert proc.returncode == 1
+    assert "refmgr.toml: codec 'fish-s1' is not in codecs.allowed (codec2-3200)" in proc.stderr
+    proc = run_cli("pin", "codec2-3200", "--library-version", " ")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "--library-version is empty"
+    assert pins(voice_repo) == {"codec2-3200": {"library_version": PYCODEC2}}

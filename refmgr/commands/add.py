@@ -28,7 +28,13 @@ from refmgr.errors import (
     RefmgrError,
     TokenFileError,
 )
-from refmgr.manifest import SCHEMA_VERSION, check_name, dump_manifest, validate_data
+from refmgr.manifest import (
+    SCHEMA_VERSION,
+    check_language,
+    check_name,
+    dump_manifest,
+    validate_data,
+)
 from refmgr.pins import installed_pin, require_installed_matches, with_pin
 from refmgr.project import Project
 from refmgr.reference import check_code_ranges
@@ -101,6 +107,8 @@ def add_references(
             "--name, --text and --text-file apply to a single recording; for several, "
             "put each transcript in a .lab or .txt file beside its recording"
         )
+    if language is not None and (problem := check_language(language)):
+        raise RefmgrError(problem)
     codec_id = _allowed_codec(project, codec_id)
     require_installed_matches(project.config, codec_id, project.config_path)
     items = [_plan(rec, name, text, text_file) for rec in recordings]
@@ -132,6 +140,8 @@ def add_references(
             for r in results:  # another process may have taken the name while we encoded
                 _check_free(project, r.name)
         staged += _first_pin(project, codec_id)
+        for directory in (project.refs_dir, project.manifests_dir):
+            directory.mkdir(parents=True, exist_ok=True)
         commit(project, writes=staged)
     results = [
         replace(r, replaced=r.name in replaced, warnings=r.warnings + notes) for r in results
@@ -220,10 +230,20 @@ def _check_free(project: Project, name: str) -> None:
 
 def _check_writable(project: Project) -> None:
     for directory in (project.refs_dir, project.manifests_dir):
-        if not directory.is_dir():
-            raise RefmgrError("is not a directory (run refmgr init)", directory)
+        if not directory.exists():
+            # git keeps no empty directory: a fresh clone of a repository without
+            # references has none. It is made when the first files are written.
+            directory = _existing_parent(directory)
+        elif not directory.is_dir():
+            raise RefmgrError("is not a directory", directory)
         if not os.access(directory, os.W_OK | os.X_OK):
             raise RefmgrError("directory is not writable", directory)
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists():
+        path = path.parent
+    return path
 
 
 def _encode(

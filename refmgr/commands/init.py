@@ -9,10 +9,11 @@ from pathlib import Path
 
 from refmgr import gitrepo
 from refmgr.config import CONFIG_FILE, CodecSettings, Config, dump_config, load_config
+from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.pins import installed_pin
 from refmgr.precommit import CONFIG_NAME, local_config
-from refmgr.project import STATE_DIR
+from refmgr.project import STATE_DIR, ensure_state_dir
 
 TEXTCONV_KEY = "diff.refmgr.textconv"
 
@@ -26,7 +27,12 @@ class InitResult:
 
 
 def init_repository(directory: Path, *, git: bool = True) -> InitResult:
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise RefmgrError("is not a directory", directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RefmgrError(f"cannot create the directory: {e.strerror}", directory) from None
     root = directory.resolve()
     result = InitResult(root=root)
     if git and not gitrepo.is_git_repo(root):
@@ -43,11 +49,8 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
         if not (root / rel).is_dir():
             (root / rel).mkdir(parents=True)
             result.created.append(rel + "/")
-    state = root / STATE_DIR
-    if not state.is_dir():
-        state.mkdir()
-        # Self-ignoring, like .pytest_cache: the lock, journal and caches never reach git.
-        (state / ".gitignore").write_text("# refmgr's local state; never committed\n*\n")
+    if not (root / STATE_DIR / ".gitignore").exists():
+        ensure_state_dir(root)
         result.created.append(STATE_DIR + "/")
     _ensure_lines(root, ".gitattributes", gitattributes_lines(config), result)
     _ensure_lines(root, ".gitignore", gitignore_lines(config), result)
@@ -84,8 +87,14 @@ def gitattributes_lines(config: Config) -> list[str]:
 
 
 def gitignore_lines(config: Config) -> list[str]:
-    # Temporaries of a write killed mid-way; the next refmgr command deletes them.
-    lines = [f"/{config.paths.refs}/.*.tmp", f"/{config.paths.manifests}/.*.tmp"]
+    # refmgr's local state (also self-ignoring), and temporaries of a write killed mid-way,
+    # which the next refmgr command deletes.
+    lines = [
+        f"/{STATE_DIR}/",
+        f"/{config.paths.refs}/.*.tmp",
+        f"/{config.paths.manifests}/.*.tmp",
+        f"/.{CONFIG_FILE}.*.tmp",
+    ]
     # Rendered audio stays out of git (CI caches it); the locks beside it are meant to be
     # committed, except the per-shard ones that `refmgr render merge` joins and removes.
     renders = config.paths.renders

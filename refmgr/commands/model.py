@@ -9,18 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.backends.registry import CODECS, checkpoint_layouts
-from refmgr.checkpoints import (
-    check_present,
-    checkpoint_files,
-    hash_files,
-    model_settings,
-    remember_location,
-)
-from refmgr.config import dump_config, parse_config
+from refmgr.checkpoints import check_present, checkpoint_files, hash_files, remember_location
+from refmgr.config import ModelSettings, dump_config, load_config, parse_config
 from refmgr.errors import BackendError, RefmgrError
-from refmgr.fsutil import atomic_write
 from refmgr.project import Project
-from refmgr.store import locked
+from refmgr.store import commit, locked
 
 
 @dataclass(frozen=True)
@@ -60,8 +53,10 @@ def pin_checkpoint(project: Project, model: str, directory: Path) -> PinResult:
     absolute = directory.resolve()
     inside = absolute.is_relative_to(root)
     with locked(project):
-        config = project.config
-        before = model_settings(project, model)
+        # The file as it is now, under the lock: hashing took a while, and another refmgr
+        # command may have changed it meanwhile.
+        config = load_config(project.config_path)
+        before = config.models.get(model, ModelSettings())
         settings = dataclasses.replace(
             before, path=absolute.relative_to(root).as_posix() if inside else None, files=files
         )
@@ -74,7 +69,7 @@ def pin_checkpoint(project: Project, model: str, directory: Path) -> PinResult:
         )
         text = dump_config(config)
         parse_config(tomllib.loads(text), project.config_path)  # what we write, we can read
-        atomic_write(project.config_path, text.encode())
+        commit(project, writes=[(project.config_path, text.encode())])
     location = "refmgr.toml" if inside else str(remember_location(model, absolute))
     changed = tuple(
         sorted(n for n in {*before.files, *files} if before.files.get(n) != files.get(n))

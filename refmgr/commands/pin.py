@@ -13,7 +13,7 @@ from typing import Any
 
 from refmgr.backends.registry import codec_spec
 from refmgr.config import CodecPin, dump_config, load_config
-from refmgr.errors import RefmgrError
+from refmgr.errors import ConfigError, RefmgrError
 from refmgr.manifest import Manifest
 from refmgr.pins import stale_pins, with_pin
 from refmgr.project import Project
@@ -41,6 +41,14 @@ def pin_codec(
     library_version: str | None = None,
 ) -> PinResult:
     spec = codec_spec(codec_id)
+    if codec_id not in project.config.codecs.allowed:
+        raise ConfigError(
+            f"codec '{codec_id}' is not in codecs.allowed "
+            f"({', '.join(project.config.codecs.allowed)}); allow it first",
+            project.config_path,
+        )
+    if library_version is not None and not library_version.strip():
+        raise RefmgrError("--library-version is empty")
     version = library_version or installed_version(spec.distribution)
     if version is None:
         raise RefmgrError(

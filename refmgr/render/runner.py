@@ -58,8 +58,7 @@ def render_lock(project: Project, script_name: str) -> Iterator[None]:
     """One render of a script at a time in a checkout (shards of it included)."""
     import filelock
 
-    project.state_dir.mkdir(exist_ok=True)
-    path = project.state_dir / f"render-{script_name}.lock"
+    path = project.ensure_state_dir() / f"render-{script_name}.lock"
     lock = filelock.FileLock(str(path), timeout=RENDER_LOCK_WAIT_S)
     try:
         lock.acquire()
