@@ -42,6 +42,7 @@ def read_recording(path: Path, limits: Limits) -> Recording:
         raise AudioError("no such file", path)
     if path.is_dir():
         raise AudioError("is a directory, not a recording", path)
+    _refuse_long_before_reading(path, limits)
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -95,6 +96,19 @@ def read_recording(path: Path, limits: Limits) -> Recording:
         bytes=len(raw),
         warnings=tuple(warnings),
     )
+
+
+def _refuse_long_before_reading(path: Path, limits: Limits) -> None:
+    """A recording over the limit is refused from its header, before gigabytes are read."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except (RuntimeError, soundfile.SoundFileError, OSError):
+        return  # reported with the reason once the bytes are read
+    if info.samplerate > 0 and info.frames / info.samplerate > limits.max_duration_s:
+        duration = info.frames / info.samplerate
+        raise AudioError(_too("long", duration, "at most", limits.max_duration_s, "max"), path)
 
 
 def _too(what: str, duration: float, bound: str, limit: float, key: str) -> str:
