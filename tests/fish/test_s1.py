@@ -20,7 +20,7 @@ from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes, voice_reference
 from refmgr.tokens import sha256_file
 from tests.fish.conftest import TinyCheckpoint
-from tests.helpers import RecordingFactory, run_cli, top_level_imports
+from tests.helpers import RecordingFactory, git, run_cli, top_level_imports
 
 TEXT = "Good morning, and welcome aboard."
 PARAMS = SynthesisParams(
@@ -161,7 +161,11 @@ def test_say_writes_a_repeatable_line(alpha: Path, tmp_path: Path) -> None:
 
 
 def test_validate_path_imports_no_torch_for_fish_references(alpha: Path) -> None:
-    for command in (["ls"], ["show", "alpha"]):
+    git(alpha, "add", "-A")
+    proc = run_cli("validate", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert run_cli("validate", "--staged").returncode == 0
+    for command in (["validate"], ["validate", "--staged"], ["ls"], ["show", "alpha"]):
         imported = top_level_imports(*command)
         assert "refmgr" in imported
         assert not imported & {"torch", "fish_speech", "fish_speech_lib", "torchaudio", "hydra"}
