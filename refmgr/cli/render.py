@@ -10,13 +10,13 @@ from typing import Any
 import click
 
 from refmgr.backends.registry import ENGINES
+from refmgr.cli.options import device_option, json_option, precision_option
 from refmgr.cli.output import emit_json, table
 from refmgr.config import MAX_SEED
 from refmgr.errors import RefmgrError, display_path
 from refmgr.render.plan import Action, Plan, Shard, Step
 from refmgr.render.runner import Failure, RunResult
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 script_argument = click.argument("script", type=click.Path(dir_okay=True, path_type=Path))
 engine_option = click.option(
     "--engine",
@@ -75,7 +75,8 @@ allow_unpinned_option = click.option(
 @render.command("run")
 @script_argument
 @engine_option
-@click.option("--device", help="Device for the engine (cpu, cuda, cuda:1, ...).")
+@device_option
+@precision_option
 @allow_unpinned_option
 @seed_option
 @click.option("--force", is_flag=True, help="Render the chosen lines even if they are up to date.")
@@ -110,6 +111,7 @@ def run(
     script: Path,
     engine_id: str | None,
     device: str | None,
+    precision: str | None,
     allow_unpinned: bool,
     seed: int | None,
     force: bool,
@@ -129,6 +131,7 @@ def run(
     options = RenderOptions(
         engine_id=engine_id,
         device=device,
+        precision=precision,
         allow_unpinned=allow_unpinned,
         seed=seed,
         force=force,
@@ -182,17 +185,34 @@ def run(
 @render.command()
 @script_argument
 @engine_option
+@device_option
+@precision_option
 @allow_unpinned_option
 @seed_option
 @json_option
 def status(
-    script: Path, engine_id: str | None, allow_unpinned: bool, seed: int | None, as_json: bool
+    script: Path,
+    engine_id: str | None,
+    device: str | None,
+    precision: str | None,
+    allow_unpinned: bool,
+    seed: int | None,
+    as_json: bool,
 ) -> int:
-    """Show which lines of SCRIPT are up to date, which are stale, and why."""
+    """Show which lines of SCRIPT are up to date, which are stale, and why.
+
+    Device and precision are part of every line's key: give the ones the render uses.
+    """
     from refmgr.commands.render import RenderOptions, plan_render
     from refmgr.project import open_project
 
-    options = RenderOptions(engine_id=engine_id, seed=seed, allow_unpinned=allow_unpinned)
+    options = RenderOptions(
+        engine_id=engine_id,
+        device=device,
+        precision=precision,
+        seed=seed,
+        allow_unpinned=allow_unpinned,
+    )
     plan = plan_render(open_project(), script, options=options)
     if as_json:
         emit_json(_plan_json(plan))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
 from refmgr.cli.output import emit_json, warn
-from refmgr.cli.refs import device_option, json_option, unpinned_option
 from refmgr.errors import display_path
 
 
@@ -29,11 +29,7 @@ from refmgr.errors import display_path
     "default: render.max_new_tokens).",
 )
 @device_option
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
-    help="Model precision (default: models.NAME.precision, auto: bf16 on CUDA, else fp32).",
-)
+@precision_option
 @unpinned_option
 @json_option
 def say(

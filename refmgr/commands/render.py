@@ -49,7 +49,8 @@ class RenderOptions:
     """What to render and how; the same for a render and its --dry-run."""
 
     engine_id: str | None = None  # None: engines.default in refmgr.toml
-    device: str | None = None
+    device: str | None = None  # None: models.NAME.device in refmgr.toml
+    precision: str | None = None  # None: models.NAME.precision in refmgr.toml
     allow_unpinned: bool = False  # use a checkpoint that differs from its pins (recorded)
     seed: int | None = None  # None: render.seed in refmgr.toml (a line's own seed wins)
     force: bool = False
@@ -68,7 +69,13 @@ def _planned(
 ) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
     spec = engine_spec(options.engine_id or project.config.engines.default)
     engine, _ = open_engine(
-        project, spec, RunOptions(device=options.device, allow_unpinned=options.allow_unpinned)
+        project,
+        spec,
+        RunOptions(
+            device=options.device,
+            precision=options.precision,
+            allow_unpinned=options.allow_unpinned,
+        ),
     )
     try:
         cast = cast_script(project, script, spec, require_committed=options.require_committed)

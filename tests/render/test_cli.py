@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import soundfile
 
-from tests.helpers import run_cli, snapshot
+from tests.helpers import one_line_error, run_cli, snapshot
 from tests.render.support import check_lock
 
 
@@ -149,3 +150,54 @@ def test_git_sees_the_lock_but_not_the_audio(cast_repo: Path) -> None:
     assert run_cli("render", "ep.txt").returncode == 0
     status = git(cast_repo, "status", "--porcelain", "--untracked-files=all")
     assert status == "?? renders/ep.lock.json\n"
+
+
+def test_device_and_precision_options_are_one_definition_everywhere() -> None:
+    from refmgr.cli import cli
+    from refmgr.config import DEVICES, PRECISIONS
+
+    ctx = click.Context(cli)
+    render_group = cli.get_command(ctx, "render")
+    assert isinstance(render_group, click.Group)
+    commands = {name: cli.get_command(ctx, name) for name in ("add", "decode", "say")} | {
+        f"render {name}": render_group.commands[name] for name in ("run", "status")
+    }
+    seen: dict[str, set[tuple[object, ...]]] = {"--device": set(), "--precision": set()}
+    for name, command in commands.items():
+        assert command is not None
+        options = {o: p for p in command.params for o in p.opts}
+        assert "--device" in options, name
+        if name not in ("add", "decode"):  # codecs always run in fp32
+            assert "--precision" in options, name
+        for flag, choices in (("--device", DEVICES), ("--precision", PRECISIONS)):
+            if flag in options:
+                param = options[flag]
+                assert isinstance(param.type, click.Choice), (name, flag)
+                assert tuple(param.type.choices) == choices, (name, flag)
+                assert isinstance(param, click.Option)
+                seen[flag].add((param.help,))
+    # The same help text everywhere: one shared definition.
+    assert all(len(helps) == 1 for helps in seen.values()), seen
+
+
+def test_one_json_option_for_every_command() -> None:
+    import importlib
+
+    from refmgr.cli import COMMANDS, options
+
+    for target in sorted(set(COMMANDS.values())):
+        module = importlib.import_module(target.partition(":")[0])
+        assert getattr(module, "json_option", options.json_option) is options.json_option, target
+
+
+def test_render_device_and_precision(cast_repo: Path) -> None:
+    assert "cuda:1" not in run_cli("render", "run", "--help").stdout
+    proc = run_cli("render", "ep.txt", "--device", "cuda:1")
+    assert proc.returncode == 2 and "'cuda:1' is not one of" in proc.stderr
+    proc = run_cli("render", "status", "ep.txt", "--precision", "bf16")
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr, "engine 'draft' has no model whose precision could be set")
+    # auto is the draft engine's CPU, in render and status alike.
+    assert run_cli("render", "ep.txt", "--device", "auto").returncode == 0
+    proc = run_cli("render", "status", "ep.txt", "--device", "auto", "--precision", "auto")
+    assert proc.returncode == 0 and "5 keep" in proc.stdout
