@@ -348,7 +348,8 @@ def _print_summary(plan: Plan, run: RunResult) -> None:
         f"in {run.seconds:.1f} s, engine {plan.engine.id}{draft}"
     )
     if run.removed:
-        click.echo(f"removed {len(run.removed)} outputs no line makes any more")
+        count = len(run.removed)
+        click.echo(f"removed {count} output{'s' if count != 1 else ''} no line makes any more")
     if run.lock is not None:
         outputs = run.lock.parent / plan.script.name
         click.echo(f"outputs: {display_path(outputs)}/")

@@ -201,3 +201,16 @@ def test_render_device_and_precision(cast_repo: Path) -> None:
     assert run_cli("render", "ep.txt", "--device", "auto").returncode == 0
     proc = run_cli("render", "status", "ep.txt", "--device", "auto", "--precision", "auto")
     assert proc.returncode == 0 and "5 keep" in proc.stdout
+
+
+def test_removed_outputs_are_counted_in_good_english(cast_repo: Path) -> None:
+    assert run_cli("render", "ep.txt").returncode == 0
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("[end] alpha: Good night.\n", ""))
+    proc = run_cli("render", "ep.txt")
+    assert proc.returncode == 0, proc.stderr
+    assert "removed 1 output no line makes any more" in proc.stdout.splitlines()
+    script.write_text(script.read_text().replace("[ask] beta", "[asked] beta"))
+    script.write_text(script.read_text().replace("beta: Then", "[then] beta: Then"))
+    proc = run_cli("render", "ep.txt")
+    assert "removed 2 outputs no line makes any more" in proc.stdout.splitlines()
