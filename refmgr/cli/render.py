@@ -12,7 +12,7 @@ import click
 from refmgr.backends.registry import ENGINES
 from refmgr.cli.options import device_option, json_option, precision_option
 from refmgr.cli.output import emit_json, table
-from refmgr.config import MAX_SEED
+from refmgr.config import MAX_GAP_S, MAX_SEED
 from refmgr.errors import RefmgrError, display_path
 from refmgr.render.plan import Action, Plan, Shard, Step
 from refmgr.render.runner import Failure, RunResult
@@ -102,7 +102,7 @@ allow_unpinned_option = click.option(
 @click.option(
     "--gap",
     "gap_s",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, MAX_GAP_S),
     help="Seconds between lines in --mix (default: render.gap_s).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")

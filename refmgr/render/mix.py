@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from refmgr.audio import resample, wav_bytes
+from refmgr.config import MAX_GAP_S
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
@@ -35,6 +36,8 @@ def mix_outputs(
     """Join the outputs of every line; a line's ``gap`` override sets the pause after it."""
     import soundfile
 
+    if not 0 <= gap_s <= MAX_GAP_S:
+        raise RefmgrError(f"the gap must be between 0 and {MAX_GAP_S:g} seconds, not {gap_s}")
     absent = [s for s in plan.steps if output_of(s, facts) is None]
     if absent:
         raise RefmgrError(

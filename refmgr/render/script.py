@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refmgr.config import PARAM_TYPES, param_problem
+from refmgr.config import MAX_GAP_S, PARAM_TYPES, param_problem
 from refmgr.errors import RefmgrError, display_path
 
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
@@ -217,8 +217,8 @@ def _override_value(key: str, value: str, column: int, fail: _Fail) -> float:
     if not math.isfinite(number):
         raise fail(f"{key} must be a finite number, not '{value}'", column)
     problem = param_problem(key, number) if key in PARAM_TYPES else None
-    if key == "gap" and number < 0:
-        problem = f"gap must be 0 or more seconds, not {value}"
+    if key == "gap" and not 0 <= number <= MAX_GAP_S:
+        problem = f"gap must be between 0 and {MAX_GAP_S:g} seconds, not {value}"
     if problem:
         raise fail(problem, column)
     return number

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from refmgr.backends import registry
+from refmgr.commands.render import render_script
 from refmgr.errors import RefmgrError
+from refmgr.project import open_project
 from tests.helpers import one_line_error, run_cli, snapshot
 from tests.render.support import check_lock, outputs, read_lock, render
 
@@ -157,3 +159,25 @@ def test_require_committed(cast_repo: Path) -> None:
     lock = read_lock(cast_repo)
     assert lock["references"]["alpha"]["commit"] is None  # dirty: no commit describes it
     assert len(lock["references"]["beta"]["commit"]) == 40
+
+
+@pytest.mark.parametrize("gap", ["1e12", "1e300", "61"])
+def test_gaps_too_long_to_be_pauses(cast_repo: Path, gap: str) -> None:
+    proc = run_cli("render", "ep.txt", "--mix", "scene.wav", "--gap", gap)
+    assert proc.returncode == 2 and "0<=x<=60" in proc.stderr, proc.stderr
+    # The Python API, for callers that bypass the command line.
+    result = render_script(
+        open_project(cast_repo), cast_repo / "ep.txt", mix=cast_repo / "s.wav", gap_s=float(gap)
+    )
+    assert not result.ok and result.mix_error is not None
+    assert str(result.mix_error) == f"the gap must be between 0 and 60 seconds, not {float(gap)}"
+    assert not (cast_repo / "s.wav").exists()
+    config = cast_repo / "refmgr.toml"
+    config.write_text(config.read_text().replace("gap_s = 0.5", f"gap_s = {gap}"))
+    before = snapshot(cast_repo)
+    proc = run_cli("render", "ep.txt", "--mix", "scene.wav")
+    assert proc.returncode == 1
+    assert one_line_error(
+        proc.stderr, f"refmgr.toml: render.gap_s must be between 0 and 60 seconds, not {float(gap)}"
+    ), proc.stderr
+    assert snapshot(cast_repo) == before
