@@ -91,6 +91,7 @@ def parse_script(raw: bytes, path: Path) -> Script:
     text = _decode(raw, path)
     lines: list[ScriptLine] = []
     seen_ids: dict[str, int] = {}
+    seen_stems: dict[str, int] = {}
     for number, content in enumerate(text.split("\n"), start=1):
         content = content.rstrip("\r")
         if not content.strip() or content.lstrip().startswith("#"):
@@ -106,6 +107,18 @@ def parse_script(raw: bytes, path: Path) -> Script:
                     content.index("[") + 2,
                 )
             seen_ids[folded] = number
+        # "[a-b] c:" and "[a] b-c:" both make a-b-c.wav; case-folded, as for ids.
+        stem = line.stem.lower()
+        if stem in seen_stems:
+            column = content.index("[") + 2 if line.id is not None else line.character_column
+            raise ScriptError(
+                f"output name '{line.stem}' is also that of line {seen_stems[stem]}: both "
+                f"would write {line.stem}.wav; give one of them another id",
+                path,
+                number,
+                column,
+            )
+        seen_stems[stem] = number
         lines.append(line)
     if not lines:
         raise RefmgrError("script has no lines to render (expected 'NAME: text' lines)", path)

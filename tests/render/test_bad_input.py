@@ -38,6 +38,10 @@ from tests.render.support import check_lock, outputs, read_lock, render
             "ep.txt:1:8: unknown override 'pitch' (known: seed, temperature",
         ),
         (b"# only comments\n\n", "ep.txt: script has no lines to render"),
+        (
+            b"[x-alpha] beta: one\n[X] Alpha-beta: two\n",
+            "ep.txt:2:2: output name 'X-alpha-beta' is also that of line 1",
+        ),
     ],
     ids=[
         "not-utf8",
@@ -48,6 +52,7 @@ from tests.render.support import check_lock, outputs, read_lock, render
         "bad-seed",
         "unknown-override",
         "no-lines",
+        "same-output",
     ],
 )
 def test_script_errors(cast_repo: Path, script: bytes, expected: str) -> None:

@@ -70,6 +70,21 @@ def test_line_numbers_and_indices() -> None:
         ("alpha {temperature=nan}: x", "1:8", "temperature must be a finite number"),
         ("alpha {max_new_tokens=0}: x", "1:8", "max_new_tokens must be at least 1"),
         ("alpha:", "1:6", "empty text after 'alpha:'"),
+        (
+            "[a-b] c: one\n[a] b-c: two",
+            "2:2",
+            "output name 'a-b-c' is also that of line 1: both would write a-b-c.wav",
+        ),
+        (
+            "[Intro] b-c: one\n# c\n[intro-b] C: two",
+            "3:2",
+            "output name 'intro-b-c' is also that of line 1",
+        ),
+        (
+            "[x] al: one\n[x-al] pha: two\n[x] al-pha: three",
+            "3:2",
+            "duplicate line id 'x'",
+        ),
         ("alpha: a\u0007b", "1:9", "control character U+0007"),
     ],
 )
