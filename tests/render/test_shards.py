@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +14,7 @@ from refmgr.commands.render import merge_shards
 from refmgr.errors import RefmgrError
 from refmgr.project import open_project
 from refmgr.render.plan import Shard
+from tests.helpers import one_line_error, run_cli, snapshot
 from tests.render.support import check_lock, outputs, render, rendered
 
 
@@ -68,3 +72,58 @@ def test_merge_checks_every_output(cast_repo: Path) -> None:
     ):
         merge_shards(open_project(cast_repo), Path("ep.txt"))
     assert not (cast_repo / "renders" / "ep.lock.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda lock: lock["entries"][0].pop("index"), "entries[0] has no 'index'"),
+        (
+            lambda lock: lock["entries"][1].update(output="renders/ep/ask-beta.wav"),
+            "entries[1].output must be an object, not a string",
+        ),
+        (
+            lambda lock: lock["entries"][0]["output"].update(sha256=None),
+            "entries[0].output.sha256 must be a string, not null",
+        ),
+        (lambda lock: lock["entries"][0].update(index=True), "entries[0].index must be an integer"),
+        (lambda lock: lock["missing"].append(3), "missing[0] must be an object, not an integer"),
+        (lambda lock: lock.update(engine="draft"), "engine must be an object, not a string"),
+        (
+            lambda lock: lock["references"]["alpha"].pop("inputs"),
+            "references.alpha has no 'inputs'",
+        ),
+        (
+            lambda lock: lock["references"].pop("alpha"),
+            "entries[0].character 'alpha' is not in 'references'",
+        ),
+        (lambda lock: lock.pop("lines"), "'lines' is missing"),
+    ],
+    ids=[
+        "no-index",
+        "output-string",
+        "sha256-null",
+        "index-bool",
+        "missing-int",
+        "engine-string",
+        "no-inputs",
+        "unknown-character",
+        "no-lines",
+    ],
+)
+def test_merge_refuses_a_malformed_shard_lock(
+    cast_repo: Path, damage: Callable[[dict[str, Any]], object], problem: str
+) -> None:
+    for k in (1, 2):
+        render(cast_repo, shard=Shard(k, 2))
+    path = cast_repo / "renders" / "ep.shard-1-of-2.lock.json"
+    lock = json.loads(path.read_text())
+    damage(lock)
+    path.write_text(json.dumps(lock))
+    before = snapshot(cast_repo)
+    proc = run_cli("render", "merge", "ep.txt")
+    assert proc.returncode == 1, proc.stderr
+    assert one_line_error(
+        proc.stderr, f"renders/ep.shard-1-of-2.lock.json: not a render lock: {problem}"
+    ), proc.stderr
+    assert snapshot(cast_repo) == before
