@@ -18,6 +18,7 @@ from refmgr.errors import RefmgrError
 from refmgr.project import Project
 from refmgr.render.cast import cast_script
 from refmgr.render.lockfile import (
+    check_owner,
     lock_path,
     merge_locks,
     read_lock,
@@ -29,7 +30,7 @@ from refmgr.render.mix import MixResult, mix_outputs
 from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
 from refmgr.render.plan import Plan, Shard, make_plan
 from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
-from refmgr.render.script import Script, read_script
+from refmgr.render.script import Script, read_script, script_name, script_source
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def _index(project: Project, script_name: str) -> OutputIndex:
 def _planned(
     project: Project, script: Script, options: RenderOptions
 ) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
+    check_owner(project, script.name, script.source, script.path)
     spec = engine_spec(options.engine_id or project.config.engines.default)
     engine, _ = open_engine(
         project,
@@ -107,7 +109,7 @@ def plan_render(
     project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
 ) -> Plan:
     """What ``render_script`` with the same options would do; writes nothing."""
-    with _planned(project, read_script(script_path), options) as (plan, _, _):
+    with _planned(project, read_script(script_path, project.root), options) as (plan, _, _):
         return plan
 
 
@@ -123,7 +125,7 @@ def render_script(
     """Render what is stale, lock it, and optionally mix every line into ``mix``."""
     if mix is not None and options.shard is not None:
         raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
-    script = read_script(script_path)
+    script = read_script(script_path, project.root)
     with (
         render_lock(project, script.name),
         _planned(project, script, options) as (plan, engine, index),
@@ -152,8 +154,9 @@ def merge_shards(project: Project, script_path: Path) -> MergeResult:
 
     Every output the shards list is checked against its sha256 first; outputs of this
     script that no line makes any more are removed, as a whole render would."""
-    name = script_path.stem
+    name = script_name(script_path)
     with render_lock(project, name):
+        check_owner(project, name, script_source(project.root, script_path), script_path)
         paths = shard_lock_paths(project, name)
         if not paths:
             raise RefmgrError(

@@ -5,7 +5,8 @@ an entry for each line whose output file is there and carries the line's key, an
 the others as ``missing``. It holds nothing about when or where it was made, so one render
 and the merge of its shards write the same bytes. Layout (canonical JSON)::
 
-    {"lock_version": 1, "script": "episode", "lines": 12, "plan_sha256": ...,
+    {"lock_version": 1, "script": "episode", "script_path": "scripts/episode.txt",
+     "lines": 12, "plan_sha256": ...,
      "engine": {"id", "draft", "pins"},
      "references": {NAME: {"commit", "inputs": {codec, tokens_sha256, ...}}},
      "entries": [{"index", "id", "character", "text", "params", "key",
@@ -13,7 +14,10 @@ and the merge of its shards write the same bytes. Layout (canonical JSON)::
      "missing": [{"index", "id", "character", "output"}]}
 
 An entry's key is ``cache_key(key_document(engine, references[character].inputs, text,
-params))``, so anyone can check it.
+params))``, so anyone can check it. ``script_path`` is the script the lock belongs to
+(relative to the repository root, or only its file name for a script outside it): scripts
+share ``renders/NAME/`` by file name, so a render, merge or mix of another script with the
+same name is refused rather than allowed to replace this one's outputs.
 """
 
 from __future__ import annotations
@@ -41,6 +45,31 @@ def lock_path(project: Project, script_name: str, shard: Shard | None = None) ->
 
 def shard_lock_paths(project: Project, script_name: str) -> list[Path]:
     return sorted(project.renders_dir.glob(f"{script_name}.shard-*-of-*.lock.json"))
+
+
+def check_owner(project: Project, name: str, source: str, script: Path) -> None:
+    """Refuse a script whose lock or shard locks (renders/NAME.*) belong to another script
+    of the same file name: rendering one would remove the other's outputs.
+
+    A lock that does not say (older, or unreadable) is taken over by the next render."""
+    for path in [lock_path(project, name), *shard_lock_paths(project, name)]:
+        owner = _owner(path)
+        if owner is not None and owner != source:
+            raise RefmgrError(
+                f"{project.relative(path)} belongs to another script, {owner}; scripts with the "
+                f"same file name would share {project.config.paths.renders}/{name}/: rename "
+                "this script",
+                script,
+            )
+
+
+def _owner(path: Path) -> str | None:
+    try:
+        lock = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    owner = lock.get("script_path") if isinstance(lock, dict) else None
+    return owner if isinstance(owner, str) else None
 
 
 def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
@@ -77,6 +106,7 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
     lock: dict[str, Any] = {
         "lock_version": LOCK_VERSION,
         "script": plan.script.name,
+        "script_path": plan.script.source,
         "lines": len(plan.steps),
         "plan_sha256": plan.plan_sha256,
         "engine": {"id": plan.engine.id, "draft": plan.engine.draft, "pins": plan.pins},
@@ -152,6 +182,8 @@ def read_lock(path: Path) -> dict[str, Any] | None:
     if not isinstance(lock, dict) or lock.get("lock_version") != LOCK_VERSION:
         raise RefmgrError(f"not a render lock of version {LOCK_VERSION}", path)
     problem = _shape_problem(lock, LOCK_SHAPE, "")
+    if problem is None and "script_path" in lock:  # older locks lack it
+        problem = _shape_problem(lock["script_path"], str, "script_path")
     if problem is None:
         problem = next(
             (
@@ -263,7 +295,7 @@ def merge_locks(locks: Iterable[tuple[Path, Mapping[str, Any]]]) -> dict[str, An
     if not shards:
         raise RefmgrError("no shard locks to merge")
     first_path, first = shards[0]
-    shared = ("script", "lines", "plan_sha256", "engine")
+    shared = ("script", "script_path", "lines", "plan_sha256", "engine")
     count = _shard_of(first_path, first)[1]
     seen: dict[int, Path] = {}
     references: dict[str, Any] = {}

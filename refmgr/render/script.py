@@ -12,6 +12,7 @@ anything is written: a script is small and cheap to fix, a half-rendered one is 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,12 +64,39 @@ class Script:
     path: Path
     name: str  # the file name without extension: renders/NAME/, renders/NAME.lock.json
     lines: tuple[ScriptLine, ...]
+    # Which script this is, as its lock records it (see script_source): two scripts with
+    # one file name would share renders/NAME/, so a lock names the script it belongs to.
+    source: str = ""
 
     def error(self, line: ScriptLine, message: str, column: int | None = None) -> ScriptError:
         return ScriptError(message, self.path, line.line, column or line.character_column)
 
 
-def read_script(path: Path) -> Script:
+def script_name(path: Path) -> str:
+    """The name of a script's outputs folder and lock: its file name without extension."""
+    name = path.stem
+    if not SCRIPT_NAME.fullmatch(name):
+        raise RefmgrError(
+            "script file names must use letters, digits, '.', '_' and '-' "
+            "(the name becomes a folder under renders/)",
+            path,
+        )
+    return name
+
+
+def script_source(root: Path, path: Path) -> str:
+    """The script as its lock names it: its path relative to the repository root,
+    '/'-separated; for a script outside the repository only its file name, so that no
+    machine's absolute path is ever committed in a lock."""
+    absolute = Path(os.path.abspath(path))  # '..' folded; the file's own symlink kept
+    try:
+        return (absolute.parent.resolve() / absolute.name).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return absolute.name
+
+
+def read_script(path: Path, root: Path | None = None) -> Script:
+    """The script at ``path``; ``root``: the repository root its source is relative to."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -77,17 +105,12 @@ def read_script(path: Path) -> Script:
         raise RefmgrError("is a directory, not a script", path) from None
     except OSError as e:
         raise RefmgrError(f"cannot read script: {e.strerror}", path) from None
-    return parse_script(raw, path)
+    source = script_source(root, path) if root is not None else path.name
+    return parse_script(raw, path, source=source)
 
 
-def parse_script(raw: bytes, path: Path) -> Script:
-    name = path.stem
-    if not SCRIPT_NAME.fullmatch(name):
-        raise RefmgrError(
-            "script file names must use letters, digits, '.', '_' and '-' "
-            "(the name becomes a folder under renders/)",
-            path,
-        )
+def parse_script(raw: bytes, path: Path, *, source: str | None = None) -> Script:
+    name = script_name(path)
     text = _decode(raw, path)
     lines: list[ScriptLine] = []
     seen_ids: dict[str, int] = {}
@@ -122,7 +145,7 @@ def parse_script(raw: bytes, path: Path) -> Script:
         lines.append(line)
     if not lines:
         raise RefmgrError("script has no lines to render (expected 'NAME: text' lines)", path)
-    return Script(path=path, name=name, lines=tuple(lines))
+    return Script(path=path, name=name, lines=tuple(lines), source=source or path.name)
 
 
 def _decode(raw: bytes, path: Path) -> str:

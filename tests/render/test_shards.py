@@ -15,7 +15,7 @@ from refmgr.errors import RefmgrError
 from refmgr.project import open_project
 from refmgr.render.plan import Shard
 from tests.helpers import one_line_error, run_cli, snapshot
-from tests.render.support import check_lock, outputs, render, rendered
+from tests.render.support import check_lock, outputs, read_lock, render, rendered
 
 
 def test_three_shards_merged_equal_one_whole_render(cast_repo: Path, tmp_path: Path) -> None:
@@ -127,3 +127,63 @@ def test_merge_refuses_a_malformed_shard_lock(
         proc.stderr, f"renders/ep.shard-1-of-2.lock.json: not a render lock: {problem}"
     ), proc.stderr
     assert snapshot(cast_repo) == before
+
+
+def test_scripts_with_one_file_name_do_not_take_each_others_outputs(cast_repo: Path) -> None:
+    for folder in ("ep1", "ep2"):
+        (cast_repo / folder).mkdir()
+    (cast_repo / "ep1" / "episode.txt").write_text("alpha: The first episode.\n")
+    (cast_repo / "ep2" / "episode.txt").write_text("beta: The second episode.\n")
+    assert run_cli("render", "ep1/episode.txt").returncode == 0
+    lock = read_lock(cast_repo, "episode")
+    assert lock["script_path"] == "ep1/episode.txt"
+    before = snapshot(cast_repo)
+    problem = (
+        "ep2/episode.txt: renders/episode.lock.json belongs to another script, "
+        "ep1/episode.txt; scripts with the same file name would share renders/episode/: "
+        "rename this script"
+    )
+    for args in (
+        ["render"],
+        ["render", "status"],
+        ["render", "merge"],
+        ["render", "--shard", "1/2"],
+    ):
+        proc = run_cli(*args, "ep2/episode.txt")
+        assert proc.returncode == 1, args
+        assert one_line_error(proc.stderr, problem), proc.stderr
+    assert snapshot(cast_repo) == before  # ep1's outputs and lock are untouched
+    # The same script named from elsewhere is the same script.
+    proc = run_cli("render", "episode.txt", cwd=cast_repo / "ep1")
+    assert proc.returncode == 0 and "kept 1" in proc.stdout, proc.stderr
+    proc = run_cli("render", "../ep1/./episode.txt", cwd=cast_repo / "ep2")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_shard_lock_of_another_script_is_refused_too(cast_repo: Path) -> None:
+    for folder in ("ep1", "ep2"):
+        (cast_repo / folder).mkdir()
+        (cast_repo / folder / "episode.txt").write_text(f"alpha: Episode {folder}.\n")
+    assert run_cli("render", "ep1/episode.txt", "--shard", "1/2").returncode == 0
+    proc = run_cli("render", "ep2/episode.txt")
+    assert proc.returncode == 1
+    assert one_line_error(
+        proc.stderr,
+        "ep2/episode.txt: renders/episode.shard-1-of-2.lock.json belongs to another script",
+    )
+    assert (cast_repo / "renders" / "episode.shard-1-of-2.lock.json").is_file()
+
+
+def test_the_lock_of_a_script_outside_the_repository_names_only_the_file(
+    cast_repo: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "ep.txt"
+    outside.parent.mkdir()
+    shutil.copyfile(cast_repo / "ep.txt", outside)
+    result = render(cast_repo, "../elsewhere/ep.txt")
+    assert result.ok
+    raw = (cast_repo / "renders" / "ep.lock.json").read_text()
+    assert json.loads(raw)["script_path"] == "ep.txt"
+    assert str(tmp_path) not in raw
+    # ... and so it is the same script as ep.txt at the repository root.
+    assert rendered(render(cast_repo)) == []
