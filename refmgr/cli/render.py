@@ -288,11 +288,12 @@ class _ProgressBar:
 
 
 def _print_failures(plan: Plan, failures: list[Failure]) -> None:
-    # A refused character is one problem however many lines it has: one line for it.
+    # A refused character (or a value of refmgr.toml the engine cannot take) is one problem
+    # however many lines it has: one line for it.
     refused: dict[str, list[Failure]] = {}
     for failure in failures:
         if failure.step.action is Action.FAILED:
-            refused.setdefault(failure.step.line.character, []).append(failure)
+            refused.setdefault(str(failure.error), []).append(failure)
     for group in refused.values():
         labels = ", ".join(f.step.line.label for f in group)
         click.echo(f"{group[0].error}; not rendered: {labels}", err=True)

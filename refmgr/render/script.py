@@ -48,6 +48,7 @@ class ScriptLine:
     character_column: int
     text: str  # whitespace collapsed: spacing never changes the sound
     overrides: dict[str, float] = field(default_factory=dict)
+    override_columns: dict[str, int] = field(default_factory=dict)  # 1-based, per key
 
     @property
     def label(self) -> str:
@@ -188,11 +189,12 @@ def _parse_line(content: str, number: int, index: int, path: Path) -> ScriptLine
         raise fail("expected 'NAME: text' (a reference name, a colon, then the text)", pos)
     character_column = pos + 1
     overrides: dict[str, float] = {}
+    columns: dict[str, int] = {}
     if content[after] == "{":
         end = content.find("}", after)
         if end < 0:
             raise fail("unclosed '{' of the line's overrides", after)
-        overrides = _parse_overrides(content, after + 1, end, fail)
+        overrides, columns = _parse_overrides(content, after + 1, end, fail)
         after = _skip_space(content, end + 1)
         if after >= len(content) or content[after] != ":":
             raise fail("expected ':' and the text after the overrides", after)
@@ -212,6 +214,7 @@ def _parse_line(content: str, number: int, index: int, path: Path) -> ScriptLine
         character_column=character_column,
         text=text,
         overrides=overrides,
+        override_columns=columns,
     )
 
 
@@ -224,8 +227,12 @@ def _skip_space(content: str, pos: int) -> int:
     return pos
 
 
-def _parse_overrides(content: str, start: int, end: int, fail: _Fail) -> dict[str, float]:
+def _parse_overrides(
+    content: str, start: int, end: int, fail: _Fail
+) -> tuple[dict[str, float], dict[str, int]]:
+    """The overrides between ``start`` and ``end``, and the 1-based column of each."""
     overrides: dict[str, float] = {}
+    columns: dict[str, int] = {}
     pos = start
     for item in content[start:end].split(","):
         column = pos + len(item) - len(item.lstrip())
@@ -240,7 +247,8 @@ def _parse_overrides(content: str, start: int, end: int, fail: _Fail) -> dict[st
         if key in overrides:
             raise fail(f"override '{key}' given twice", column)
         overrides[key] = _override_value(key, value, column, fail)
-    return overrides
+        columns[key] = column + 1
+    return overrides, columns
 
 
 def _override_value(key: str, value: str, column: int, fail: _Fail) -> float:

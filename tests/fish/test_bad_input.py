@@ -7,6 +7,7 @@ test_s1.py runs the same commands as subprocesses.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -140,6 +141,17 @@ def test_engine_refuses_bad_lines(alpha: Path, monkeypatch: pytest.MonkeyPatch) 
         engine.synthesize(ref, "  \n", PARAMS)
     with pytest.raises(BackendError, match="max_new_tokens must be 0"):
         engine.synthesize(ref, "Hello.", replace(PARAMS, max_new_tokens=1))
+    # The rules of the engine's spec, which render plans and `say` check beforehand.
+    for bad in (
+        replace(PARAMS, temperature=2.5),
+        replace(PARAMS, repetition_penalty=2.0),
+        replace(PARAMS, top_p=0.0),
+        replace(PARAMS, seed=-1),
+    ):
+        refused = ENGINES["fish-s1"].params.first_problem(bad, "fish-s1")
+        assert refused is not None
+        with pytest.raises(BackendError, match=re.escape(refused[1])):
+            engine.synthesize(ref, "Hello.", bad)
     # The tiny model's context is 4096 tokens, 2048 of them kept for generation; its
     # tokenizer spends one token per byte.
     with pytest.raises(BackendError) as info:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import click
 import pytest
 
 from refmgr.backends import registry
-from refmgr.commands.render import render_script
+from refmgr.backends.base import ParamRules
+from refmgr.commands.render import RenderOptions, plan_render, render_script
 from refmgr.errors import RefmgrError
 from refmgr.project import open_project
+from refmgr.render.plan import Action
 from tests.helpers import one_line_error, run_cli, snapshot
-from tests.render.support import check_lock, outputs, read_lock, render
+from tests.render.support import check_lock, outputs, read_lock, render, rendered
 
 
 @pytest.mark.parametrize(
@@ -186,3 +189,62 @@ def test_gaps_too_long_to_be_pauses(cast_repo: Path, gap: str) -> None:
         proc.stderr, f"refmgr.toml: render.gap_s must be between 0 and 60 seconds, not {float(gap)}"
     ), proc.stderr
     assert snapshot(cast_repo) == before
+
+
+def test_parameters_the_engine_cannot_take_refuse_their_lines_before_rendering(
+    cast_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine with rules of its own, as the fish engines have (temperature under 1 here).
+    strict = dataclasses.replace(
+        registry.ENGINES["draft"], id="strict", params=ParamRules(temperature_below=1.0)
+    )
+    monkeypatch.setitem(registry.ENGINES, "strict", strict)
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("{seed=7}", "{seed=7, temperature=1.5}"))
+    plan = plan_render(open_project(cast_repo), script, options=RenderOptions(engine_id="strict"))
+    failed = [s for s in plan.steps if s.action is Action.FAILED]
+    assert [(s.line.label, s.reason) for s in failed] == [
+        ("0003", "ep.txt:4:16: temperature must be below 1 with the strict engine, not 1.5")
+    ]
+    before = snapshot(cast_repo)
+    result = render(cast_repo, engine_id="strict")
+    assert [f.step.line.label for f in result.run.failures] == ["0003"]
+    assert rendered(result) == ["0001", "ask", "0004", "end"]
+    assert [m["id"] for m in check_lock(cast_repo)["missing"]] == ["0003"]
+    assert before != snapshot(cast_repo)
+
+    # A value from refmgr.toml: every line is refused, pointing at refmgr.toml.
+    script.write_text(script.read_text().replace(", temperature=1.5", ""))
+    config = cast_repo / "refmgr.toml"
+    config.write_text(config.read_text().replace("temperature = 0.7", "temperature = 1.5"))
+    result = render(cast_repo, engine_id="strict", force=True)
+    assert result.run.rendered == [] and len(result.run.failures) == 5
+    assert {str(f.error) for f in result.run.failures} == {
+        "refmgr.toml: render.temperature must be below 1 with the strict engine, not 1.5"
+    }
+    assert render(cast_repo).ok  # the draft engine takes it
+
+
+def test_status_shows_lines_with_parameters_the_engine_cannot_take(
+    cast_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from refmgr.cli import main
+    from refmgr.cli.render import status
+
+    strict = dataclasses.replace(
+        registry.ENGINES["draft"], id="strict", params=ParamRules(repetition_penalty_below=1.5)
+    )
+    monkeypatch.setitem(registry.ENGINES, "strict", strict)
+    engine_param = next(p for p in status.params if p.name == "engine_id")
+    monkeypatch.setattr(engine_param, "type", click.Choice(sorted(registry.ENGINES)))
+    script = cast_repo / "ep.txt"
+    script.write_text(
+        script.read_text().replace("[ask] beta:", "[ask] beta {repetition_penalty=2}:")
+    )
+    assert main(["render", "status", "ep.txt", "--engine", "strict"]) == 1
+    out, err = capsys.readouterr()
+    assert "failed  ask   beta       ep.txt:3:13: repetition_penalty must be below 1.5" in out
+    assert err == (
+        "ep.txt:3:13: repetition_penalty must be below 1.5 with the strict engine, not 2.0; "
+        "not rendered: ask\n"
+    )
