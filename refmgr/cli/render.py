@@ -1,4 +1,4 @@
-"""``refmgr render SCRIPT``, ``refmgr render status SCRIPT``, ``refmgr render merge SCRIPT``."""
+"""``refmgr render SCRIPT``, and ``render status``, ``render merge``, ``render mix``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,15 @@ seed_option = click.option(
 )
 
 
+gap_option = click.option(
+    "--gap",
+    "gap_s",
+    type=click.FloatRange(0, MAX_GAP_S),
+    help="Seconds of silence between lines in the mix (default: render.gap_s; a line's "
+    "{gap=S} wins).",
+)
+
+
 class RenderGroup(click.Group):
     """Runs ``run`` when the first argument is not a subcommand: ``render SCRIPT``."""
 
@@ -46,7 +55,7 @@ def render() -> None:
 
     Only lines whose inputs changed are rendered; renders/SCRIPT.lock.json records what
     every output was made from. See `refmgr render run --help` for the options. A script
-    that is itself named 'status', 'merge' or 'run' is given as ./status.
+    that is itself named 'status', 'merge', 'mix' or 'run' is given as ./status.
     """
 
 
@@ -99,12 +108,7 @@ allow_unpinned_option = click.option(
     type=click.Path(path_type=Path),
     help="Also write every line, in order, to this WAV file.",
 )
-@click.option(
-    "--gap",
-    "gap_s",
-    type=click.FloatRange(0, MAX_GAP_S),
-    help="Seconds between lines in --mix (default: render.gap_s).",
-)
+@gap_option
 @click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")
 @json_option
 def run(
@@ -257,6 +261,41 @@ def merge(script: Path, as_json: bool) -> int:
             err=True,
         )
         return 1
+    return 0
+
+
+@render.command("mix")
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="WAV file to write."
+)
+@gap_option
+@json_option
+def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) -> int:
+    """Write every line of SCRIPT, in order, to one WAV file, from its lock and outputs.
+
+    Opens no engine (no GPU, no model, no torch): each output is checked against the
+    sha256 renders/NAME.lock.json records. For the end of a render split with --shard,
+    after `render merge`.
+    """
+    from refmgr.commands.render import mix_script
+    from refmgr.project import open_project
+
+    result = mix_script(open_project(), script, output, gap_s=gap_s)
+    if as_json:
+        emit_json(
+            {
+                "mix": display_path(result.path),
+                "lines": result.lines,
+                "duration_s": result.duration_s,
+                "sample_rate": result.sample_rate,
+            }
+        )
+    else:
+        click.echo(
+            f"mix:     {display_path(result.path)} ({result.lines} lines, "
+            f"{result.duration_s:.1f} s)"
+        )
     return 0
 
 

@@ -1,7 +1,8 @@
 """refmgr render: render a script's lines in its characters' voices, only what changed.
 
 ``plan_render`` decides (used by --dry-run and ``render status``), ``render_script``
-decides and applies, ``merge_shards`` joins the locks of a render split with --shard.
+decides and applies, ``merge_shards`` joins the locks of a render split with --shard,
+``mix_script`` joins the outputs a lock records into one file, without an engine.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from refmgr.render.lockfile import (
     shard_lock_paths,
     write_lock,
 )
-from refmgr.render.mix import MixResult, mix_outputs
+from refmgr.render.mix import MixResult, mix_locked, mix_outputs
 from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
 from refmgr.render.plan import Plan, Shard, make_plan
 from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
@@ -138,6 +139,26 @@ def render_script(
         return RenderResult(plan, run, mix=mix_outputs(project, plan, run.facts, mix, gap_s=gap))
     except RefmgrError as e:
         return RenderResult(plan, run, mix_error=e)
+
+
+def mix_script(
+    project: Project, script_path: Path, target: Path, *, gap_s: float | None = None
+) -> MixResult:
+    """Mix every line of a rendered script into ``target`` from its lock and outputs alone:
+    no engine is opened (a render's plan would need one, and its device and precision)."""
+    script = read_script(script_path, project.root)
+    with render_lock(project, script.name):
+        check_owner(project, script.name, script.source, script.path)
+        path = lock_path(project, script.name)
+        lock = read_lock(path)
+        if lock is None:
+            raise RefmgrError(
+                f"no lock ({project.relative(path)}): render the script, or merge its shards, "
+                "first",
+                script.path,
+            )
+        gap = project.config.render.gap_s if gap_s is None else gap_s
+        return mix_locked(project, script, lock, target, gap_s=gap)
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,57 @@ def test_removed_outputs_are_counted_in_good_english(cast_repo: Path) -> None:
     script.write_text(script.read_text().replace("beta: Then", "[then] beta: Then"))
     proc = run_cli("render", "ep.txt")
     assert "removed 2 outputs no line makes any more" in proc.stdout.splitlines()
+
+
+def test_render_mix_joins_the_locked_outputs_as_render_mix_does(cast_repo: Path) -> None:
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("beta: Then", "beta {gap=2}: Then"))
+    for k in ("1/2", "2/2"):
+        assert run_cli("render", "ep.txt", "--shard", k).returncode == 0
+    assert run_cli("render", "merge", "ep.txt").returncode == 0
+    proc = run_cli("render", "mix", "ep.txt", "-o", "../from-lock.wav", "--gap", "0.25")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("mix:     ../from-lock.wav (5 lines, ")
+    proc = run_cli("render", "ep.txt", "--mix", "../from-render.wav", "--gap", "0.25")
+    assert proc.returncode == 0 and "kept 5" in proc.stdout
+    mixed = (cast_repo.parent / "from-lock.wav").read_bytes()
+    assert mixed == (cast_repo.parent / "from-render.wav").read_bytes()
+    summary = json.loads(run_cli("render", "mix", "ep.txt", "-o", "../j.wav", "--json").stdout)
+    assert summary["lines"] == 5 and summary["sample_rate"] == 22050
+
+
+def test_render_mix_refuses_what_the_lock_does_not_vouch_for(cast_repo: Path) -> None:
+    def mix_fails(*needles: str) -> None:
+        proc = run_cli("render", "mix", "ep.txt", "-o", "../scene.wav")
+        assert proc.returncode == 1
+        assert one_line_error(proc.stderr, *needles), proc.stderr
+        assert not (cast_repo.parent / "scene.wav").exists()
+
+    mix_fails("ep.txt: no lock (renders/ep.lock.json): render the script, or merge its shards")
+    assert run_cli("render", "ep.txt").returncode == 0
+    script = cast_repo / "ep.txt"
+    original = script.read_text()
+    for edit in (
+        ("north", "south"),
+        ("{seed=7}", "{seed=8}"),
+        ("beta: Then", "beta {top_p=0.5}: Then"),
+    ):
+        script.write_text(original.replace(*edit))
+        mix_fails("ep.txt: line", "changed since the lock was written; render the script first")
+    script.write_text(original + "alpha: One more.\n")
+    mix_fails("ep.txt: the script has 6 lines, its lock 5")
+    script.write_text(original)
+    output = cast_repo / "renders" / "ep" / "ask-beta.wav"
+    data = output.read_bytes()
+    output.write_bytes(data[:-2] + b"\x01\x00")
+    mix_fails("renders/ep/ask-beta.wav: does not match the sha256 its lock records")
+    output.unlink()
+    mix_fails("renders/ep/ask-beta.wav: listed by the lock but missing")
+    output.write_bytes(data)
+    proc = run_cli("render", "mix", "ep.txt", "-o", "../no/scene.wav")
+    assert proc.returncode == 1 and one_line_error(proc.stderr, "../no: directory does not exist")
+    # A line without an output: refused characters leave it in the lock's 'missing'.
+    tokens = cast_repo / "refs" / "beta.npy"
+    tokens.write_bytes(tokens.read_bytes()[:-1] + b"\xff")
+    assert run_cli("render", "ep.txt").returncode == 1
+    mix_fails("../scene.wav: cannot mix: 2 of 5 lines have no output (first: ask)")

@@ -152,6 +152,8 @@ def test_scripts_with_one_file_name_do_not_take_each_others_outputs(cast_repo: P
         proc = run_cli(*args, "ep2/episode.txt")
         assert proc.returncode == 1, args
         assert one_line_error(proc.stderr, problem), proc.stderr
+    proc = run_cli("render", "mix", "ep2/episode.txt", "-o", "mix.wav")
+    assert proc.returncode == 1 and one_line_error(proc.stderr, problem), proc.stderr
     assert snapshot(cast_repo) == before  # ep1's outputs and lock are untouched
     # The same script named from elsewhere is the same script.
     proc = run_cli("render", "episode.txt", cwd=cast_repo / "ep1")
