@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from refmgr.config import param_problem
+
 FloatAudio = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.integer[Any]]
 
@@ -98,8 +100,6 @@ class ParamRules:
 
     def problem(self, name: str, value: float, engine: str) -> str | None:
         """Why ``engine`` cannot take ``value`` for parameter ``name``, or None."""
-        from refmgr.config import param_problem
-
         if not math.isfinite(value):
             return f"{name} must be a finite number, not {value}"
         if name == "max_new_tokens":
