@@ -93,6 +93,11 @@ def open_engine(
     """
     from refmgr.backends.registry import load_engine
 
+    if spec.checkpoint is None and options.precision not in (None, "auto"):
+        raise BackendError(
+            f"engine '{spec.id}' has no model whose precision could be set; "
+            f"drop --precision {options.precision}"
+        )
     checkpoint = (
         open_checkpoint(project, spec.checkpoint, "engine", options) if spec.checkpoint else None
     )

@@ -117,6 +117,11 @@ class RenderSettings:
     gap_s: float = 0.5  # silence between lines in `render --mix`
 
 
+# The longest pause between lines in a mix: longer is a typo (1e12), not a pause, and the
+# silence is allocated in memory.
+MAX_GAP_S = 60.0
+
+
 # The synthesis parameters (SynthesisParams) and what a valid value is. Shared by
 # [render] here, `render --seed` and the per-line overrides of scripts.
 PARAM_TYPES: dict[str, type] = {
@@ -277,8 +282,11 @@ def _check_semantics(config: Config, path: Path) -> None:
         problem = param_problem(name, getattr(config.render, name))
         if problem:
             raise ConfigError(f"render.{problem}", path)
-    if config.render.gap_s < 0:
-        raise ConfigError(f"render.gap_s must be 0 or more, not {config.render.gap_s}", path)
+    if not 0 <= config.render.gap_s <= MAX_GAP_S:
+        raise ConfigError(
+            f"render.gap_s must be between 0 and {MAX_GAP_S:g} seconds, not {config.render.gap_s}",
+            path,
+        )
 
     for codec_id in (config.codecs.default, *config.codecs.allowed):
         if codec_id not in CODECS:

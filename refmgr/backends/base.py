@@ -8,12 +8,15 @@ decoded or synthesized.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from refmgr.config import param_problem
 
 FloatAudio = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.integer[Any]]
@@ -82,6 +85,53 @@ class Codec(Protocol):
 
 
 @dataclass(frozen=True)
+class ParamRules:
+    """The synthesis parameters an engine takes, beyond the rules every engine shares
+    (``config.param_problem``, which refmgr.toml and scripts are checked with).
+
+    Plain data, so that a render plan and ``say`` refuse a value before any model loads,
+    and the engine checks the same rules itself.
+    """
+
+    temperature_below: float | None = None  # exclusive upper bound; None: no bound
+    repetition_penalty_below: float | None = None
+    min_new_tokens: int = 1  # the smallest max_new_tokens the engine can generate with
+    unlimited_new_tokens: bool = False  # max_new_tokens = 0 means "up to the context"
+
+    def problem(self, name: str, value: float, engine: str) -> str | None:
+        """Why ``engine`` cannot take ``value`` for parameter ``name``, or None."""
+        if not math.isfinite(value):
+            return f"{name} must be a finite number, not {value}"
+        if name == "max_new_tokens":
+            if value == 0 and self.unlimited_new_tokens:
+                return None
+            if value < max(self.min_new_tokens, 1):
+                zero = "0 (no limit but the context) or " if self.unlimited_new_tokens else ""
+                return (
+                    f"max_new_tokens must be {zero}at least {max(self.min_new_tokens, 1)} "
+                    f"with the {engine} engine, not {value}"
+                )
+        shared = param_problem(name, value)
+        if shared is not None:
+            return shared
+        below = {
+            "temperature": self.temperature_below,
+            "repetition_penalty": self.repetition_penalty_below,
+        }.get(name)
+        if below is not None and not value < below:
+            return f"{name} must be below {below:g} with the {engine} engine, not {value}"
+        return None
+
+    def first_problem(self, params: SynthesisParams, engine: str) -> tuple[str, str] | None:
+        """The first parameter of ``params`` that ``engine`` cannot take, and why."""
+        for name in SynthesisParams.__dataclass_fields__:
+            problem = self.problem(name, getattr(params, name), engine)
+            if problem is not None:
+                return name, problem
+        return None
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     id: str
     summary: str
@@ -96,6 +146,10 @@ class EngineSpec:
     # config.EngineSettings), handed to the factory as ``settings``; None: no settings.
     settings_key: str | None = None
     checkpoint: CheckpointLayout | None = None  # None: the engine needs no weights
+    params: ParamRules = ParamRules()  # what synthesis parameters it takes
+
+    def param_problem(self, name: str, value: float) -> str | None:
+        return self.params.problem(name, value, self.id)
 
 
 @dataclass(frozen=True)

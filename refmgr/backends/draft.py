@@ -66,7 +66,7 @@ class DraftEngine:
             raise BackendError(
                 f"engine 'draft' needs eSpeak NG; install it with: {spec.install_hint}"
             ) from None
-        if device not in (None, "cpu"):
+        if device not in (None, "auto", "cpu"):
             raise BackendError(
                 f"engine 'draft' runs on the CPU only; drop --device {device} or use --device cpu"
             )

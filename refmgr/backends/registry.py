@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from refmgr.backends.base import CheckpointLayout, Codec, CodecSpec, Engine, EngineSpec
+from refmgr.backends.base import (
+    CheckpointLayout,
+    Codec,
+    CodecSpec,
+    Engine,
+    EngineSpec,
+    ParamRules,
+)
 from refmgr.errors import BackendError
 
 FISH_S1_INSTALL = (
@@ -42,6 +49,16 @@ FISH_15_CHECKPOINT = CheckpointLayout(
     download=(
         "huggingface-cli download fishaudio/fish-speech-1.5 --local-dir checkpoints/fish-speech-1.5"
     ),
+)
+
+# What the fish engines take: upstream's generation loop never runs with max_new_tokens 1
+# and takes 0 as "up to the context"; temperature and repetition_penalty stay under 2
+# (upstream's own HTTP API is stricter still: temperature 0.1-1, repetition_penalty 0.9-2).
+FISH_PARAMS = ParamRules(
+    temperature_below=2.0,
+    repetition_penalty_below=2.0,
+    min_new_tokens=2,
+    unlimited_new_tokens=True,
 )
 
 CODECS: dict[str, CodecSpec] = {
@@ -109,6 +126,7 @@ ENGINES: dict[str, EngineSpec] = {
         loader="refmgr.backends.fish.engine:FishEngine",
         install_hint=FISH_S1_INSTALL,
         checkpoint=FISH_S1_CHECKPOINT,
+        params=FISH_PARAMS,
     ),
     "fish-1.5": EngineSpec(
         id="fish-1.5",
@@ -118,6 +136,7 @@ ENGINES: dict[str, EngineSpec] = {
         loader="refmgr.backends.fish.engine:FishEngine",
         install_hint=FISH_15_INSTALL,
         checkpoint=FISH_15_CHECKPOINT,
+        params=FISH_PARAMS,
     ),
 }
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from refmgr.cli.options import json_option
 from refmgr.cli.output import emit_json
-from refmgr.cli.refs import json_option
 from refmgr.errors import display_path
 
 staged_option = click.option(

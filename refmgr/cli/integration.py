@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from refmgr.cli.options import json_option
 from refmgr.cli.output import emit_json
-from refmgr.cli.refs import json_option
 from refmgr.errors import display_path
 
 if TYPE_CHECKING:

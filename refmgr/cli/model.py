@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from refmgr.cli.options import json_option
 from refmgr.cli.output import emit_json
 from refmgr.errors import display_path
 
@@ -18,7 +19,7 @@ def model() -> None:
 @model.command()
 @click.argument("model_id", metavar="MODEL")
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 def pin(model_id: str, directory: Path, as_json: bool) -> int:
     """Record the sha256 of every file in DIRECTORY as MODEL's pins in refmgr.toml.
 

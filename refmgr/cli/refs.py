@@ -7,21 +7,11 @@ from pathlib import Path
 
 import click
 
+from refmgr.cli.options import device_option, json_option, unpinned_option
 from refmgr.cli.output import emit_json, excerpt, human_bytes, table, warn
 from refmgr.errors import display_path
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 stage_option = click.option("--stage", is_flag=True, help="Stage the changed files in git.")
-device_option = click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda", "mps"]),
-    help="Where a model with weights runs (default: models.NAME.device in refmgr.toml, auto).",
-)
-unpinned_option = click.option(
-    "--allow-unpinned",
-    is_flag=True,
-    help="Use checkpoint files that differ from the pins in refmgr.toml (recorded in outputs).",
-)
 
 
 @click.command()

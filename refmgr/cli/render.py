@@ -1,4 +1,4 @@
-"""``refmgr render SCRIPT``, ``refmgr render status SCRIPT``, ``refmgr render merge SCRIPT``."""
+"""``refmgr render SCRIPT``, and ``render status``, ``render merge``, ``render mix``."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 import click
 
 from refmgr.backends.registry import ENGINES
+from refmgr.cli.options import device_option, json_option, precision_option
 from refmgr.cli.output import emit_json, table
-from refmgr.config import MAX_SEED
+from refmgr.config import MAX_GAP_S, MAX_SEED
 from refmgr.errors import RefmgrError, display_path
 from refmgr.render.plan import Action, Plan, Shard, Step
 from refmgr.render.runner import Failure, RunResult
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 script_argument = click.argument("script", type=click.Path(dir_okay=True, path_type=Path))
 engine_option = click.option(
     "--engine",
@@ -28,6 +28,15 @@ seed_option = click.option(
     "--seed",
     type=click.IntRange(0, MAX_SEED),
     help="Seed of every line without its own {seed=N} (default: render.seed in refmgr.toml).",
+)
+
+
+gap_option = click.option(
+    "--gap",
+    "gap_s",
+    type=click.FloatRange(0, MAX_GAP_S),
+    help="Seconds of silence between lines in the mix (default: render.gap_s; a line's "
+    "{gap=S} wins).",
 )
 
 
@@ -46,7 +55,7 @@ def render() -> None:
 
     Only lines whose inputs changed are rendered; renders/SCRIPT.lock.json records what
     every output was made from. See `refmgr render run --help` for the options. A script
-    that is itself named 'status', 'merge' or 'run' is given as ./status.
+    that is itself named 'status', 'merge', 'mix' or 'run' is given as ./status.
     """
 
 
@@ -75,7 +84,8 @@ allow_unpinned_option = click.option(
 @render.command("run")
 @script_argument
 @engine_option
-@click.option("--device", help="Device for the engine (cpu, cuda, cuda:1, ...).")
+@device_option
+@precision_option
 @allow_unpinned_option
 @seed_option
 @click.option("--force", is_flag=True, help="Render the chosen lines even if they are up to date.")
@@ -98,18 +108,14 @@ allow_unpinned_option = click.option(
     type=click.Path(path_type=Path),
     help="Also write every line, in order, to this WAV file.",
 )
-@click.option(
-    "--gap",
-    "gap_s",
-    type=click.FloatRange(min=0),
-    help="Seconds between lines in --mix (default: render.gap_s).",
-)
+@gap_option
 @click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")
 @json_option
 def run(
     script: Path,
     engine_id: str | None,
     device: str | None,
+    precision: str | None,
     allow_unpinned: bool,
     seed: int | None,
     force: bool,
@@ -129,6 +135,7 @@ def run(
     options = RenderOptions(
         engine_id=engine_id,
         device=device,
+        precision=precision,
         allow_unpinned=allow_unpinned,
         seed=seed,
         force=force,
@@ -182,17 +189,34 @@ def run(
 @render.command()
 @script_argument
 @engine_option
+@device_option
+@precision_option
 @allow_unpinned_option
 @seed_option
 @json_option
 def status(
-    script: Path, engine_id: str | None, allow_unpinned: bool, seed: int | None, as_json: bool
+    script: Path,
+    engine_id: str | None,
+    device: str | None,
+    precision: str | None,
+    allow_unpinned: bool,
+    seed: int | None,
+    as_json: bool,
 ) -> int:
-    """Show which lines of SCRIPT are up to date, which are stale, and why."""
+    """Show which lines of SCRIPT are up to date, which are stale, and why.
+
+    Device and precision are part of every line's key: give the ones the render uses.
+    """
     from refmgr.commands.render import RenderOptions, plan_render
     from refmgr.project import open_project
 
-    options = RenderOptions(engine_id=engine_id, seed=seed, allow_unpinned=allow_unpinned)
+    options = RenderOptions(
+        engine_id=engine_id,
+        device=device,
+        precision=precision,
+        seed=seed,
+        allow_unpinned=allow_unpinned,
+    )
     plan = plan_render(open_project(), script, options=options)
     if as_json:
         emit_json(_plan_json(plan))
@@ -240,6 +264,41 @@ def merge(script: Path, as_json: bool) -> int:
     return 0
 
 
+@render.command("mix")
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="WAV file to write."
+)
+@gap_option
+@json_option
+def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) -> int:
+    """Write every line of SCRIPT, in order, to one WAV file, from its lock and outputs.
+
+    Opens no engine (no GPU, no model, no torch): each output is checked against the
+    sha256 renders/NAME.lock.json records. For the end of a render split with --shard,
+    after `render merge`.
+    """
+    from refmgr.commands.render import mix_script
+    from refmgr.project import open_project
+
+    result = mix_script(open_project(), script, output, gap_s=gap_s)
+    if as_json:
+        emit_json(
+            {
+                "mix": display_path(result.path),
+                "lines": result.lines,
+                "duration_s": result.duration_s,
+                "sample_rate": result.sample_rate,
+            }
+        )
+    else:
+        click.echo(
+            f"mix:     {display_path(result.path)} ({result.lines} lines, "
+            f"{result.duration_s:.1f} s)"
+        )
+    return 0
+
+
 class _ProgressBar:
     """click's progress bar on stderr, with an ETA; made when the first line starts."""
 
@@ -268,11 +327,12 @@ class _ProgressBar:
 
 
 def _print_failures(plan: Plan, failures: list[Failure]) -> None:
-    # A refused character is one problem however many lines it has: one line for it.
+    # A refused character (or a value of refmgr.toml the engine cannot take) is one problem
+    # however many lines it has: one line for it.
     refused: dict[str, list[Failure]] = {}
     for failure in failures:
         if failure.step.action is Action.FAILED:
-            refused.setdefault(failure.step.line.character, []).append(failure)
+            refused.setdefault(str(failure.error), []).append(failure)
     for group in refused.values():
         labels = ", ".join(f.step.line.label for f in group)
         click.echo(f"{group[0].error}; not rendered: {labels}", err=True)
@@ -328,7 +388,8 @@ def _print_summary(plan: Plan, run: RunResult) -> None:
         f"in {run.seconds:.1f} s, engine {plan.engine.id}{draft}"
     )
     if run.removed:
-        click.echo(f"removed {len(run.removed)} outputs no line makes any more")
+        count = len(run.removed)
+        click.echo(f"removed {count} output{'s' if count != 1 else ''} no line makes any more")
     if run.lock is not None:
         outputs = run.lock.parent / plan.script.name
         click.echo(f"outputs: {display_path(outputs)}/")

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from refmgr.backends.registry import ENGINES
+from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
 from refmgr.cli.output import emit_json, warn
-from refmgr.cli.refs import device_option, json_option, unpinned_option
+from refmgr.config import MAX_SEED
 from refmgr.errors import display_path
 
 
@@ -17,23 +19,30 @@ from refmgr.errors import display_path
 @click.option(
     "-o", "--output", required=True, type=click.Path(path_type=Path), help="WAV file to write."
 )
-@click.option("--engine", "engine_id", help="Engine id (default: the one for NAME's codec).")
-@click.option("--seed", type=int, help="Sampling seed (default: render.seed in refmgr.toml).")
+@click.option(
+    "--engine",
+    "engine_id",
+    type=click.Choice(sorted(ENGINES)),
+    help="Engine (default: engines.default in refmgr.toml if it takes NAME's codec, else the "
+    "engine made for NAME's codec).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    help="Sampling seed (default: render.seed in refmgr.toml).",
+)
 @click.option("--temperature", type=float, help="Default: render.temperature.")
 @click.option("--top-p", type=float, help="Default: render.top_p.")
 @click.option("--repetition-penalty", type=float, help="Default: render.repetition_penalty.")
 @click.option(
     "--max-new-tokens",
     type=click.IntRange(min=0),
-    help="Most token frames to generate per segment (0: up to the model's context; "
+    help="Most token frames to generate per segment (0: up to the model's context, where "
+    "the engine allows it; "
     "default: render.max_new_tokens).",
 )
 @device_option
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
-    help="Model precision (default: models.NAME.precision, auto: bf16 on CUDA, else fp32).",
-)
+@precision_option
 @unpinned_option
 @json_option
 def say(

@@ -1,7 +1,8 @@
 """refmgr render: render a script's lines in its characters' voices, only what changed.
 
 ``plan_render`` decides (used by --dry-run and ``render status``), ``render_script``
-decides and applies, ``merge_shards`` joins the locks of a render split with --shard.
+decides and applies, ``merge_shards`` joins the locks of a render split with --shard,
+``mix_script`` joins the outputs a lock records into one file, without an engine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from refmgr.errors import RefmgrError
 from refmgr.project import Project
 from refmgr.render.cast import cast_script
 from refmgr.render.lockfile import (
+    check_owner,
     lock_path,
     merge_locks,
     read_lock,
@@ -25,11 +27,11 @@ from refmgr.render.lockfile import (
     shard_lock_paths,
     write_lock,
 )
-from refmgr.render.mix import MixResult, mix_outputs
+from refmgr.render.mix import MixResult, mix_locked, mix_outputs
 from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
 from refmgr.render.plan import Plan, Shard, make_plan
 from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
-from refmgr.render.script import Script, read_script
+from refmgr.render.script import Script, read_script, script_name, script_source
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class RenderOptions:
     """What to render and how; the same for a render and its --dry-run."""
 
     engine_id: str | None = None  # None: engines.default in refmgr.toml
-    device: str | None = None
+    device: str | None = None  # None: models.NAME.device in refmgr.toml
+    precision: str | None = None  # None: models.NAME.precision in refmgr.toml
     allow_unpinned: bool = False  # use a checkpoint that differs from its pins (recorded)
     seed: int | None = None  # None: render.seed in refmgr.toml (a line's own seed wins)
     force: bool = False
@@ -66,9 +69,16 @@ def _index(project: Project, script_name: str) -> OutputIndex:
 def _planned(
     project: Project, script: Script, options: RenderOptions
 ) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
+    check_owner(project, script.name, script.source, script.path)
     spec = engine_spec(options.engine_id or project.config.engines.default)
     engine, _ = open_engine(
-        project, spec, RunOptions(device=options.device, allow_unpinned=options.allow_unpinned)
+        project,
+        spec,
+        RunOptions(
+            device=options.device,
+            precision=options.precision,
+            allow_unpinned=options.allow_unpinned,
+        ),
     )
     try:
         cast = cast_script(project, script, spec, require_committed=options.require_committed)
@@ -100,7 +110,7 @@ def plan_render(
     project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
 ) -> Plan:
     """What ``render_script`` with the same options would do; writes nothing."""
-    with _planned(project, read_script(script_path), options) as (plan, _, _):
+    with _planned(project, read_script(script_path, project.root), options) as (plan, _, _):
         return plan
 
 
@@ -116,7 +126,7 @@ def render_script(
     """Render what is stale, lock it, and optionally mix every line into ``mix``."""
     if mix is not None and options.shard is not None:
         raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
-    script = read_script(script_path)
+    script = read_script(script_path, project.root)
     with (
         render_lock(project, script.name),
         _planned(project, script, options) as (plan, engine, index),
@@ -129,6 +139,26 @@ def render_script(
         return RenderResult(plan, run, mix=mix_outputs(project, plan, run.facts, mix, gap_s=gap))
     except RefmgrError as e:
         return RenderResult(plan, run, mix_error=e)
+
+
+def mix_script(
+    project: Project, script_path: Path, target: Path, *, gap_s: float | None = None
+) -> MixResult:
+    """Mix every line of a rendered script into ``target`` from its lock and outputs alone:
+    no engine is opened (a render's plan would need one, and its device and precision)."""
+    script = read_script(script_path, project.root)
+    with render_lock(project, script.name):
+        check_owner(project, script.name, script.source, script.path)
+        path = lock_path(project, script.name)
+        lock = read_lock(path)
+        if lock is None:
+            raise RefmgrError(
+                f"no lock ({project.relative(path)}): render the script, or merge its shards, "
+                "first",
+                script.path,
+            )
+        gap = project.config.render.gap_s if gap_s is None else gap_s
+        return mix_locked(project, script, lock, target, gap_s=gap)
 
 
 @dataclass(frozen=True)
@@ -145,8 +175,9 @@ def merge_shards(project: Project, script_path: Path) -> MergeResult:
 
     Every output the shards list is checked against its sha256 first; outputs of this
     script that no line makes any more are removed, as a whole render would."""
-    name = script_path.stem
+    name = script_name(script_path)
     with render_lock(project, name):
+        check_owner(project, name, script_source(project.root, script_path), script_path)
         paths = shard_lock_paths(project, name)
         if not paths:
             raise RefmgrError(

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.audio import wav_bytes
-from refmgr.backends.base import SynthesisParams
+from refmgr.backends.base import EngineSpec, SynthesisParams
 from refmgr.backends.registry import ENGINES, codec_spec, engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
-from refmgr.errors import BackendError, RefmgrError
+from refmgr.errors import BackendError, ConfigError, RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.reference import load_reference, voice_reference
@@ -52,21 +52,28 @@ def say(
     params: Mapping[str, float] | None = None,
     options: RunOptions | None = None,
 ) -> SayResult:
-    """``params`` override refmgr.toml's [render] parameters (the engine checks them)."""
-    chosen = synthesis_params(project.config.render, params or {})
+    """``params`` override refmgr.toml's [render] parameters; ``engine_id`` None: the
+    engine ``render`` would use for this reference (see ``default_engine``)."""
+    given = dict(params or {})
+    chosen = synthesis_params(project.config.render, given)
     ref = load_reference(project, name)
     voice = voice_reference(project, ref)  # verifies the token file
     manifest = ref.manifest
-    engine_id = engine_id or _engine_for(manifest.codec_id)
-    spec = engine_spec(engine_id)
+    spec = engine_spec(engine_id) if engine_id else default_engine(project, manifest.codec_id)
     family = codec_spec(manifest.codec_id).family
     # Checked before the model loads: these cost nothing to find out.
     if spec.codec_families is not None and family not in spec.codec_families:
         raise BackendError(
-            f"reference '{name}' holds {manifest.codec_id} tokens, which the {engine_id} engine "
+            f"reference '{name}' holds {manifest.codec_id} tokens, which the {spec.id} engine "
             f"cannot clone from (it takes {', '.join(sorted(spec.codec_families))})",
             ref.manifest_path,
         )
+    refused = spec.params.first_problem(chosen, spec.id)
+    if refused is not None:
+        param, problem = refused
+        if param in given:
+            raise RefmgrError(problem)
+        raise ConfigError(f"render.{problem}", project.config_path)
     if not text.strip():
         raise RefmgrError("the text to speak is empty")
     if output.is_dir():
@@ -81,9 +88,14 @@ def say(
     finally:
         engine.close()
     atomic_write(output, wav_bytes(synthesis.audio, synthesis.sample_rate))
+    if spec.draft:
+        warnings += (
+            f"the {spec.id} engine speaks a scratch voice, not a clone of {name}'s; choose a "
+            "cloning engine with --engine or engines.default in refmgr.toml",
+        )
     return SayResult(
         name=name,
-        engine=engine_id,
+        engine=spec.id,
         output=str(output),
         sample_rate=synthesis.sample_rate,
         duration_s=round(len(synthesis.audio) / synthesis.sample_rate, 3),
@@ -93,11 +105,22 @@ def say(
     )
 
 
-def _engine_for(codec_id: str) -> str:
-    """The engine that clones from this codec's tokens (the fish engines share their codec's id)."""
-    if codec_id in ENGINES:
-        return codec_id
-    known = ", ".join(sorted(ENGINES)) or "none"
+def default_engine(project: Project, codec_id: str) -> EngineSpec:
+    """The engine for a reference of ``codec_id`` when none is named: as for ``render``,
+    engines.default in refmgr.toml if it takes the codec's tokens, else the one engine
+    made for that codec family."""
+    family = codec_spec(codec_id).family
+    default = engine_spec(project.config.engines.default)
+    if default.codec_families is None or family in default.codec_families:
+        return default
+    made_for = [e for e in ENGINES.values() if e.codec_families and family in e.codec_families]
+    if len(made_for) == 1:
+        return made_for[0]
+    takes = sorted(
+        e.id for e in ENGINES.values() if not e.codec_families or family in e.codec_families
+    )
     raise BackendError(
-        f"no engine clones from {codec_id} tokens by default; choose one with --engine ({known})"
+        f"engines.default ({default.id}) cannot clone from {codec_id} tokens and no engine is "
+        f"made for them; choose one with --engine ({', '.join(takes) or 'none'})",
+        project.config_path,
     )

@@ -5,7 +5,8 @@ an entry for each line whose output file is there and carries the line's key, an
 the others as ``missing``. It holds nothing about when or where it was made, so one render
 and the merge of its shards write the same bytes. Layout (canonical JSON)::
 
-    {"lock_version": 1, "script": "episode", "lines": 12, "plan_sha256": ...,
+    {"lock_version": 1, "script": "episode", "script_path": "scripts/episode.txt",
+     "lines": 12, "plan_sha256": ...,
      "engine": {"id", "draft", "pins"},
      "references": {NAME: {"commit", "inputs": {codec, tokens_sha256, ...}}},
      "entries": [{"index", "id", "character", "text", "params", "key",
@@ -13,13 +14,17 @@ and the merge of its shards write the same bytes. Layout (canonical JSON)::
      "missing": [{"index", "id", "character", "output"}]}
 
 An entry's key is ``cache_key(key_document(engine, references[character].inputs, text,
-params))``, so anyone can check it.
+params))``, so anyone can check it. ``script_path`` is the script the lock belongs to
+(relative to the repository root, or only its file name for a script outside it): scripts
+share ``renders/NAME/`` by file name, so a render, merge or mix of another script with the
+same name is refused rather than allowed to replace this one's outputs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,31 @@ def lock_path(project: Project, script_name: str, shard: Shard | None = None) ->
 
 def shard_lock_paths(project: Project, script_name: str) -> list[Path]:
     return sorted(project.renders_dir.glob(f"{script_name}.shard-*-of-*.lock.json"))
+
+
+def check_owner(project: Project, name: str, source: str, script: Path) -> None:
+    """Refuse a script whose lock or shard locks (renders/NAME.*) belong to another script
+    of the same file name: rendering one would remove the other's outputs.
+
+    A lock that does not say (older, or unreadable) is taken over by the next render."""
+    for path in [lock_path(project, name), *shard_lock_paths(project, name)]:
+        owner = _owner(path)
+        if owner is not None and owner != source:
+            raise RefmgrError(
+                f"{project.relative(path)} belongs to another script, {owner}; scripts with the "
+                f"same file name would share {project.config.paths.renders}/{name}/: rename "
+                "this script",
+                script,
+            )
+
+
+def _owner(path: Path) -> str | None:
+    try:
+        lock = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    owner = lock.get("script_path") if isinstance(lock, dict) else None
+    return owner if isinstance(owner, str) else None
 
 
 def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
@@ -76,6 +106,7 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
     lock: dict[str, Any] = {
         "lock_version": LOCK_VERSION,
         "script": plan.script.name,
+        "script_path": plan.script.source,
         "lines": len(plan.steps),
         "plan_sha256": plan.plan_sha256,
         "engine": {"id": plan.engine.id, "draft": plan.engine.draft, "pins": plan.pins},
@@ -150,29 +181,111 @@ def read_lock(path: Path) -> dict[str, Any] | None:
         raise RefmgrError(f"not a render lock (invalid JSON: {e})", path) from None
     if not isinstance(lock, dict) or lock.get("lock_version") != LOCK_VERSION:
         raise RefmgrError(f"not a render lock of version {LOCK_VERSION}", path)
-    for field, kind in (("entries", list), ("missing", list), ("references", dict)):
-        if not isinstance(lock.get(field), kind):
-            raise RefmgrError(f"not a render lock ('{field}' is missing or malformed)", path)
+    problem = _shape_problem(lock, LOCK_SHAPE, "")
+    if problem is None and "script_path" in lock:  # older locks lack it
+        problem = _shape_problem(lock["script_path"], str, "script_path")
+    if problem is None:
+        problem = next(
+            (
+                f"entries[{i}].character '{e['character']}' is not in 'references'"
+                for i, e in enumerate(lock["entries"])
+                if e["character"] not in lock["references"]
+            ),
+            None,
+        )
+    if problem is not None:
+        raise RefmgrError(f"not a render lock: {problem}", path)
     return lock
 
 
+@dataclass(frozen=True)
+class _MapOf:
+    """A JSON object whose keys are names and whose values all have one shape."""
+
+    value: Any
+
+
+# What read_lock checks, so that everything after it can index a lock without guarding:
+# a dict is an object with (at least) these keys, a list an array of one shape, a type or
+# tuple of types the exact JSON types allowed (bool is not an integer here).
+_OUTPUT = {"path": str, "sha256": str, "bytes": int, "duration_s": (int, float), "sample_rate": int}
+LOCK_SHAPE: dict[str, Any] = {
+    "script": str,
+    "lines": int,
+    "plan_sha256": str,
+    "engine": {"id": str, "draft": bool, "pins": dict},
+    "references": _MapOf({"commit": (str, type(None)), "inputs": dict}),
+    "entries": [
+        {
+            "index": int,
+            "id": str,
+            "character": str,
+            "text": str,
+            "params": dict,
+            "key": str,
+            "output": _OUTPUT,
+        }
+    ],
+    "missing": [{"index": int, "id": str, "character": str, "output": str}],
+}
+_JSON_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _shape_problem(value: Any, shape: Any, where: str) -> str | None:
+    items: list[tuple[str, Any, Any]] = []  # (where, value, shape) of what the value holds
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return _wrong_type(value, (list,), where)
+        items = [(f"{where}[{i}]", item, shape[0]) for i, item in enumerate(value)]
+    elif isinstance(shape, dict | _MapOf):
+        if not isinstance(value, dict):
+            return _wrong_type(value, (dict,), where)
+        prefix = f"{where}." if where else ""
+        if isinstance(shape, _MapOf):
+            items = [(prefix + k, v, shape.value) for k, v in value.items()]
+        else:
+            absent = next((k for k in shape if k not in value), None)
+            if absent is not None:
+                return f"{where} has no '{absent}'" if where else f"'{absent}' is missing"
+            items = [(prefix + k, value[k], shape[k]) for k in shape]
+    elif type(value) not in (shape if isinstance(shape, tuple) else (shape,)):
+        return _wrong_type(value, shape if isinstance(shape, tuple) else (shape,), where)
+    for item_where, item, item_shape in items:
+        problem = _shape_problem(item, item_shape, item_where)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _wrong_type(value: Any, wanted: tuple[type, ...], where: str) -> str:
+    names = " or ".join(_JSON_NAMES[t] for t in wanted)
+    found = _JSON_NAMES.get(type(value), type(value).__name__)
+    return f"{where or 'the lock'} must be {names}, not {found}"
+
+
 def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
-    """What a lock records of each output, by path: its key document and sha256."""
+    """What a lock (as read_lock checked it) records of each output, by path: its key
+    document and sha256."""
     recorded = {}
-    try:
-        engine = lock["engine"]
-        for entry in lock["entries"]:
-            document = key_document(
-                engine_id=engine["id"],
-                pins=engine["pins"],
-                reference=lock["references"][entry["character"]]["inputs"],
-                text=entry["text"],
-                params=entry["params"],
-            )
-            output = entry["output"]
-            recorded[output["path"]] = Recorded(document, output["sha256"])
-    except (KeyError, TypeError):
-        return {}  # an old or hand-edited lock: only explanations and checks are lost
+    engine = lock["engine"]
+    for entry in lock["entries"]:
+        document = key_document(
+            engine_id=engine["id"],
+            pins=engine["pins"],
+            reference=lock["references"][entry["character"]]["inputs"],
+            text=entry["text"],
+            params=entry["params"],
+        )
+        output = entry["output"]
+        recorded[output["path"]] = Recorded(document, output["sha256"])
     return recorded
 
 
@@ -182,7 +295,7 @@ def merge_locks(locks: Iterable[tuple[Path, Mapping[str, Any]]]) -> dict[str, An
     if not shards:
         raise RefmgrError("no shard locks to merge")
     first_path, first = shards[0]
-    shared = ("script", "lines", "plan_sha256", "engine")
+    shared = ("script", "script_path", "lines", "plan_sha256", "engine")
     count = _shard_of(first_path, first)[1]
     seen: dict[int, Path] = {}
     references: dict[str, Any] = {}

@@ -24,7 +24,7 @@ from refmgr.errors import RefmgrError
 from refmgr.project import Project
 from refmgr.render.cast import Cast
 from refmgr.render.output import SUFFIX, OutputFacts, OutputIndex, read_outputs
-from refmgr.render.script import Script, ScriptLine
+from refmgr.render.script import Script, ScriptError, ScriptLine
 
 KEY_VERSION = 1  # bump when the key's document changes shape: every line renders again
 OUTPUT_FORMAT = "wav-pcm16"
@@ -35,7 +35,7 @@ class Action(enum.StrEnum):
     RENDER = "render"
     REUSE = "reuse"  # another output carries the key: copy it
     SKIP = "skip"  # outside --only or --shard
-    FAILED = "failed"  # the character is refused
+    FAILED = "failed"  # the character is refused, or the engine cannot take the parameters
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,7 @@ def make_plan(
     steps = []
     for line in script.lines:
         output = f"{outputs_dir}/{line.stem}{SUFFIX}"
+        params = line_params(settings, line, seed)
         steps.append(
             _step(
                 line,
@@ -182,7 +183,9 @@ def make_plan(
                 cast,
                 engine=engine,
                 pins=pins,
-                params=line_params(settings, line, seed),
+                params=params,
+                refused=cast.refused.get(line.character)
+                or _params_refused(project, script, line, engine, params, seed),
                 existing=existing,
                 by_key=by_key,
                 force=force,
@@ -207,6 +210,27 @@ def make_plan(
     )
 
 
+def _params_refused(
+    project: Project,
+    script: Script,
+    line: ScriptLine,
+    engine: EngineSpec,
+    params: SynthesisParams,
+    seed: int | None,
+) -> RefmgrError | None:
+    """Why ``engine`` cannot render ``line`` with ``params`` (pointing where the value came
+    from: the line's override, --seed or refmgr.toml), or None."""
+    refused = engine.params.first_problem(params, engine.id)
+    if refused is None:
+        return None
+    name, problem = refused
+    if name in line.overrides:
+        return ScriptError(problem, script.path, line.line, line.override_columns[name])
+    if name == "seed" and seed is not None:
+        return RefmgrError(f"--seed: {problem}")
+    return RefmgrError(f"render.{problem}", project.config_path)
+
+
 def _step(
     line: ScriptLine,
     output: str,
@@ -215,6 +239,7 @@ def _step(
     engine: EngineSpec,
     pins: dict[str, Any],
     params: SynthesisParams,
+    refused: RefmgrError | None,
     existing: Mapping[str, OutputFacts],
     by_key: Mapping[str, str],
     force: bool,
@@ -222,7 +247,6 @@ def _step(
     previous: Recorded | None,
     why_skipped: str,
 ) -> Step:
-    refused = cast.refused.get(line.character)
     if refused is not None:
         return Step(line, output, Action.FAILED, str(refused), error=refused)
     document = key_document(

@@ -12,12 +12,13 @@ anything is written: a script is small and cheap to fix, a half-rendered one is 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refmgr.config import PARAM_TYPES, param_problem
+from refmgr.config import MAX_GAP_S, PARAM_TYPES, param_problem
 from refmgr.errors import RefmgrError, display_path
 
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
@@ -47,6 +48,7 @@ class ScriptLine:
     character_column: int
     text: str  # whitespace collapsed: spacing never changes the sound
     overrides: dict[str, float] = field(default_factory=dict)
+    override_columns: dict[str, int] = field(default_factory=dict)  # 1-based, per key
 
     @property
     def label(self) -> str:
@@ -63,12 +65,39 @@ class Script:
     path: Path
     name: str  # the file name without extension: renders/NAME/, renders/NAME.lock.json
     lines: tuple[ScriptLine, ...]
+    # Which script this is, as its lock records it (see script_source): two scripts with
+    # one file name would share renders/NAME/, so a lock names the script it belongs to.
+    source: str = ""
 
     def error(self, line: ScriptLine, message: str, column: int | None = None) -> ScriptError:
         return ScriptError(message, self.path, line.line, column or line.character_column)
 
 
-def read_script(path: Path) -> Script:
+def script_name(path: Path) -> str:
+    """The name of a script's outputs folder and lock: its file name without extension."""
+    name = path.stem
+    if not SCRIPT_NAME.fullmatch(name):
+        raise RefmgrError(
+            "script file names must use letters, digits, '.', '_' and '-' "
+            "(the name becomes a folder under renders/)",
+            path,
+        )
+    return name
+
+
+def script_source(root: Path, path: Path) -> str:
+    """The script as its lock names it: its path relative to the repository root,
+    '/'-separated; for a script outside the repository only its file name, so that no
+    machine's absolute path is ever committed in a lock."""
+    absolute = Path(os.path.abspath(path))  # '..' folded; the file's own symlink kept
+    try:
+        return (absolute.parent.resolve() / absolute.name).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return absolute.name
+
+
+def read_script(path: Path, root: Path | None = None) -> Script:
+    """The script at ``path``; ``root``: the repository root its source is relative to."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -77,20 +106,16 @@ def read_script(path: Path) -> Script:
         raise RefmgrError("is a directory, not a script", path) from None
     except OSError as e:
         raise RefmgrError(f"cannot read script: {e.strerror}", path) from None
-    return parse_script(raw, path)
+    source = script_source(root, path) if root is not None else path.name
+    return parse_script(raw, path, source=source)
 
 
-def parse_script(raw: bytes, path: Path) -> Script:
-    name = path.stem
-    if not SCRIPT_NAME.fullmatch(name):
-        raise RefmgrError(
-            "script file names must use letters, digits, '.', '_' and '-' "
-            "(the name becomes a folder under renders/)",
-            path,
-        )
+def parse_script(raw: bytes, path: Path, *, source: str | None = None) -> Script:
+    name = script_name(path)
     text = _decode(raw, path)
     lines: list[ScriptLine] = []
     seen_ids: dict[str, int] = {}
+    seen_stems: dict[str, int] = {}
     for number, content in enumerate(text.split("\n"), start=1):
         content = content.rstrip("\r")
         if not content.strip() or content.lstrip().startswith("#"):
@@ -106,10 +131,22 @@ def parse_script(raw: bytes, path: Path) -> Script:
                     content.index("[") + 2,
                 )
             seen_ids[folded] = number
+        # "[a-b] c:" and "[a] b-c:" both make a-b-c.wav; case-folded, as for ids.
+        stem = line.stem.lower()
+        if stem in seen_stems:
+            column = content.index("[") + 2 if line.id is not None else line.character_column
+            raise ScriptError(
+                f"output name '{line.stem}' is also that of line {seen_stems[stem]}: both "
+                f"would write {line.stem}.wav; give one of them another id",
+                path,
+                number,
+                column,
+            )
+        seen_stems[stem] = number
         lines.append(line)
     if not lines:
         raise RefmgrError("script has no lines to render (expected 'NAME: text' lines)", path)
-    return Script(path=path, name=name, lines=tuple(lines))
+    return Script(path=path, name=name, lines=tuple(lines), source=source or path.name)
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -152,11 +189,12 @@ def _parse_line(content: str, number: int, index: int, path: Path) -> ScriptLine
         raise fail("expected 'NAME: text' (a reference name, a colon, then the text)", pos)
     character_column = pos + 1
     overrides: dict[str, float] = {}
+    columns: dict[str, int] = {}
     if content[after] == "{":
         end = content.find("}", after)
         if end < 0:
             raise fail("unclosed '{' of the line's overrides", after)
-        overrides = _parse_overrides(content, after + 1, end, fail)
+        overrides, columns = _parse_overrides(content, after + 1, end, fail)
         after = _skip_space(content, end + 1)
         if after >= len(content) or content[after] != ":":
             raise fail("expected ':' and the text after the overrides", after)
@@ -176,6 +214,7 @@ def _parse_line(content: str, number: int, index: int, path: Path) -> ScriptLine
         character_column=character_column,
         text=text,
         overrides=overrides,
+        override_columns=columns,
     )
 
 
@@ -188,8 +227,12 @@ def _skip_space(content: str, pos: int) -> int:
     return pos
 
 
-def _parse_overrides(content: str, start: int, end: int, fail: _Fail) -> dict[str, float]:
+def _parse_overrides(
+    content: str, start: int, end: int, fail: _Fail
+) -> tuple[dict[str, float], dict[str, int]]:
+    """The overrides between ``start`` and ``end``, and the 1-based column of each."""
     overrides: dict[str, float] = {}
+    columns: dict[str, int] = {}
     pos = start
     for item in content[start:end].split(","):
         column = pos + len(item) - len(item.lstrip())
@@ -204,7 +247,8 @@ def _parse_overrides(content: str, start: int, end: int, fail: _Fail) -> dict[st
         if key in overrides:
             raise fail(f"override '{key}' given twice", column)
         overrides[key] = _override_value(key, value, column, fail)
-    return overrides
+        columns[key] = column + 1
+    return overrides, columns
 
 
 def _override_value(key: str, value: str, column: int, fail: _Fail) -> float:
@@ -217,8 +261,8 @@ def _override_value(key: str, value: str, column: int, fail: _Fail) -> float:
     if not math.isfinite(number):
         raise fail(f"{key} must be a finite number, not '{value}'", column)
     problem = param_problem(key, number) if key in PARAM_TYPES else None
-    if key == "gap" and number < 0:
-        problem = f"gap must be 0 or more seconds, not {value}"
+    if key == "gap" and not 0 <= number <= MAX_GAP_S:
+        problem = f"gap must be between 0 and {MAX_GAP_S:g} seconds, not {value}"
     if problem:
         raise fail(problem, column)
     return number

@@ -93,6 +93,9 @@ def s1_repo(voice_repo: Path, s1_checkpoint: TinyCheckpoint, tiny_env: None) -> 
     from refmgr.project import open_project
 
     write_models(voice_repo, '[models.fish-s1]\ncodec_config = "modded_dac_tiny"\n')
+    # As a team with Fish Speech voices sets it: `say` and `render` clone with fish-s1.
+    config = voice_repo / "refmgr.toml"
+    config.write_text(config.read_text().replace('default = "draft"', 'default = "fish-s1"', 1))
     pin_checkpoint(open_project(voice_repo), "fish-s1", s1_checkpoint.directory)
     return voice_repo
 

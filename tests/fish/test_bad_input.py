@@ -7,10 +7,12 @@ test_s1.py runs the same commands as subprocesses.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import refmgr.backends.fish._adapter as adapter
@@ -116,7 +118,12 @@ def test_tokens_of_another_codec_family(
         "codec2-3200 tokens",
         "fish-s1 engine cannot clone",
     )
-    fails(capsys, ["say", "gamma", "Hello.", "-o", str(out)], "no engine clones from codec2-3200")
+    fails(
+        capsys,
+        ["say", "gamma", "Hello.", "-o", str(out)],
+        "refmgr.toml: engines.default (fish-s1) cannot clone from codec2-3200 tokens and no "
+        "engine is made for them; choose one with --engine (draft)",
+    )
     assert not out.exists()
     # The engine's own check, for callers of the Python API (the render pipeline).
     engine = open_engine(open_project(alpha), ENGINES["fish-s1"], RunOptions())[0]
@@ -140,6 +147,17 @@ def test_engine_refuses_bad_lines(alpha: Path, monkeypatch: pytest.MonkeyPatch) 
         engine.synthesize(ref, "  \n", PARAMS)
     with pytest.raises(BackendError, match="max_new_tokens must be 0"):
         engine.synthesize(ref, "Hello.", replace(PARAMS, max_new_tokens=1))
+    # The rules of the engine's spec, which render plans and `say` check beforehand.
+    for bad in (
+        replace(PARAMS, temperature=2.5),
+        replace(PARAMS, repetition_penalty=2.0),
+        replace(PARAMS, top_p=0.0),
+        replace(PARAMS, seed=-1),
+    ):
+        refused = ENGINES["fish-s1"].params.first_problem(bad, "fish-s1")
+        assert refused is not None
+        with pytest.raises(BackendError, match=re.escape(refused[1])):
+            engine.synthesize(ref, "Hello.", bad)
     # The tiny model's context is 4096 tokens, 2048 of them kept for generation; its
     # tokenizer spends one token per byte.
     with pytest.raises(BackendError) as info:
@@ -223,3 +241,41 @@ def test_cuda_asked_for_in_refmgr_toml(s1_repo: Path, recording: RecordingFactor
     assert proc.returncode == 1
     assert one_line_error(proc.stderr, "CUDA was asked for but is not available")
     assert not (s1_repo / "manifests" / "beta.json").exists()
+
+
+def test_say_checks_the_engines_parameter_rules_before_loading_a_model(
+    alpha: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from refmgr.backends.base import Synthesis, SynthesisParams
+    from refmgr.backends.fish.engine import FishEngine
+
+    def no_model(*args: object) -> None:
+        raise AssertionError("a model was loaded for parameters the engine cannot take")
+
+    monkeypatch.setattr(FishEngine, "_loaded", no_model)
+    out = tmp_path / "line.wav"
+    before = snapshot(alpha)
+    say = ["say", "alpha", "Hi.", "-o", str(out)]
+    fails(capsys, [*say, "--temperature", "2.5"], "temperature must be below 2 with the fish-s1")
+    fails(capsys, [*say, "--max-new-tokens", "1"], "max_new_tokens must be 0 (no limit but the")
+    config = alpha / "refmgr.toml"
+    text = config.read_text()
+    config.write_text(text.replace("repetition_penalty = 1.2", "repetition_penalty = 2.5"))
+    fails(
+        capsys,
+        say,
+        "refmgr.toml: render.repetition_penalty must be below 2 with the fish-s1 engine, not 2.5",
+    )
+    config.write_text(text)
+    assert not out.exists() and snapshot(alpha) == before
+
+    # 0, "up to the model's context", is the fish engines' to take.
+    asked: list[SynthesisParams] = []
+
+    def synthesize(self: FishEngine, ref: object, line: str, params: SynthesisParams) -> Synthesis:
+        asked.append(params)
+        return Synthesis(np.zeros(2048, dtype=np.float32), 44100)
+
+    monkeypatch.setattr(FishEngine, "synthesize", synthesize)
+    assert main([*say, "--max-new-tokens", "0"]) == 0
+    assert [p.max_new_tokens for p in asked] == [0]

@@ -87,3 +87,40 @@ def test_fish_render_refuses_another_codec_family(
     assert "engine 'fish-s1' cannot clone from codec2-3200 tokens" in err
     # The other lines still render and lock.
     assert sorted(outputs(episode)) == ["0002-alpha.wav", "bye-alpha.wav", "hello-alpha.wav"]
+
+
+def test_parameters_fish_cannot_take_are_refused_by_the_plan(
+    episode: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from refmgr.backends.fish.engine import FishEngine
+
+    def synthesize(*args: object) -> None:
+        raise AssertionError("a refused line reached the engine")
+
+    monkeypatch.setattr(FishEngine, "synthesize", synthesize)
+    (episode / "ep.txt").write_text(SCRIPT.replace("{seed=5}", "{seed=5, temperature=2.5}"))
+    refusal = "ep.txt:2:16: temperature must be below 2 with the fish-s1 engine, not 2.5"
+    capsys.readouterr()
+    args = ["ep.txt", "--engine", "fish-s1", "--no-require-committed"]
+    assert main(["render", "status", *args[:3]]) == 1
+    out, err = capsys.readouterr()
+    assert f"failed  0002   alpha      {refusal}" in out
+    assert err == f"{refusal}; not rendered: 0002\n"
+    assert main(["render", *args, "--only", "0002"]) == 1
+    assert capsys.readouterr().err == f"{refusal}; not rendered: 0002\n"
+    assert json.loads((episode / "renders" / "ep.lock.json").read_text())["entries"] == []
+
+
+def test_status_takes_the_device_and_precision_of_the_render(
+    episode: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def keys(*args: str) -> list[str]:
+        capsys.readouterr()
+        assert main(["render", "status", "ep.txt", "--engine", "fish-s1", "--json", *args]) == 0
+        return [line["key"] for line in json.loads(capsys.readouterr().out)["lines"]]
+
+    default = keys()
+    assert keys("--device", "cpu", "--precision", "fp32") == default  # auto on this CPU
+    assert keys("--device", "auto") == default
+    bf16 = keys("--precision", "bf16")
+    assert len(set(bf16)) == 3 and not set(bf16) & set(default)

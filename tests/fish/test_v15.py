@@ -70,3 +70,15 @@ def test_s1_engine_refuses_15_tokens(
 ) -> None:
     assert main(["say", "delta", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "fish-s1"]) == 1
     assert "fish-1.5 tokens, which the fish-s1 engine cannot clone from" in capsys.readouterr().err
+
+
+def test_say_falls_back_to_the_engine_made_for_the_references_codec(
+    delta: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # engines.default is fish-s1, which cannot clone from fish-1.5 tokens: fish-1.5 speaks.
+    config = delta / "refmgr.toml"
+    config.write_text(config.read_text().replace('default = "draft"', 'default = "fish-s1"', 1))
+    capsys.readouterr()
+    args = ["say", "delta", "Hi.", "-o", str(tmp_path / "x.wav"), "--max-new-tokens", "4"]
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["engine"] == "fish-1.5"

@@ -5,12 +5,17 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import click
 import pytest
 
 from refmgr.backends import registry
+from refmgr.backends.base import ParamRules
+from refmgr.commands.render import RenderOptions, plan_render, render_script
 from refmgr.errors import RefmgrError
+from refmgr.project import open_project
+from refmgr.render.plan import Action
 from tests.helpers import one_line_error, run_cli, snapshot
-from tests.render.support import check_lock, outputs, read_lock, render
+from tests.render.support import check_lock, outputs, read_lock, render, rendered
 
 
 @pytest.mark.parametrize(
@@ -36,6 +41,10 @@ from tests.render.support import check_lock, outputs, read_lock, render
             "ep.txt:1:8: unknown override 'pitch' (known: seed, temperature",
         ),
         (b"# only comments\n\n", "ep.txt: script has no lines to render"),
+        (
+            b"[x-alpha] beta: one\n[X] Alpha-beta: two\n",
+            "ep.txt:2:2: output name 'X-alpha-beta' is also that of line 1",
+        ),
     ],
     ids=[
         "not-utf8",
@@ -46,6 +55,7 @@ from tests.render.support import check_lock, outputs, read_lock, render
         "bad-seed",
         "unknown-override",
         "no-lines",
+        "same-output",
     ],
 )
 def test_script_errors(cast_repo: Path, script: bytes, expected: str) -> None:
@@ -157,3 +167,84 @@ def test_require_committed(cast_repo: Path) -> None:
     lock = read_lock(cast_repo)
     assert lock["references"]["alpha"]["commit"] is None  # dirty: no commit describes it
     assert len(lock["references"]["beta"]["commit"]) == 40
+
+
+@pytest.mark.parametrize("gap", ["1e12", "1e300", "61"])
+def test_gaps_too_long_to_be_pauses(cast_repo: Path, gap: str) -> None:
+    proc = run_cli("render", "ep.txt", "--mix", "scene.wav", "--gap", gap)
+    assert proc.returncode == 2 and "0<=x<=60" in proc.stderr, proc.stderr
+    # The Python API, for callers that bypass the command line.
+    result = render_script(
+        open_project(cast_repo), cast_repo / "ep.txt", mix=cast_repo / "s.wav", gap_s=float(gap)
+    )
+    assert not result.ok and result.mix_error is not None
+    assert str(result.mix_error) == f"the gap must be between 0 and 60 seconds, not {float(gap)}"
+    assert not (cast_repo / "s.wav").exists()
+    config = cast_repo / "refmgr.toml"
+    config.write_text(config.read_text().replace("gap_s = 0.5", f"gap_s = {gap}"))
+    before = snapshot(cast_repo)
+    proc = run_cli("render", "ep.txt", "--mix", "scene.wav")
+    assert proc.returncode == 1
+    assert one_line_error(
+        proc.stderr, f"refmgr.toml: render.gap_s must be between 0 and 60 seconds, not {float(gap)}"
+    ), proc.stderr
+    assert snapshot(cast_repo) == before
+
+
+def test_parameters_the_engine_cannot_take_refuse_their_lines_before_rendering(
+    cast_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine with rules of its own, as the fish engines have (temperature under 1 here).
+    strict = dataclasses.replace(
+        registry.ENGINES["draft"], id="strict", params=ParamRules(temperature_below=1.0)
+    )
+    monkeypatch.setitem(registry.ENGINES, "strict", strict)
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("{seed=7}", "{seed=7, temperature=1.5}"))
+    plan = plan_render(open_project(cast_repo), script, options=RenderOptions(engine_id="strict"))
+    failed = [s for s in plan.steps if s.action is Action.FAILED]
+    assert [(s.line.label, s.reason) for s in failed] == [
+        ("0003", "ep.txt:4:16: temperature must be below 1 with the strict engine, not 1.5")
+    ]
+    before = snapshot(cast_repo)
+    result = render(cast_repo, engine_id="strict")
+    assert [f.step.line.label for f in result.run.failures] == ["0003"]
+    assert rendered(result) == ["0001", "ask", "0004", "end"]
+    assert [m["id"] for m in check_lock(cast_repo)["missing"]] == ["0003"]
+    assert before != snapshot(cast_repo)
+
+    # A value from refmgr.toml: every line is refused, pointing at refmgr.toml.
+    script.write_text(script.read_text().replace(", temperature=1.5", ""))
+    config = cast_repo / "refmgr.toml"
+    config.write_text(config.read_text().replace("temperature = 0.7", "temperature = 1.5"))
+    result = render(cast_repo, engine_id="strict", force=True)
+    assert result.run.rendered == [] and len(result.run.failures) == 5
+    assert {str(f.error) for f in result.run.failures} == {
+        "refmgr.toml: render.temperature must be below 1 with the strict engine, not 1.5"
+    }
+    assert render(cast_repo).ok  # the draft engine takes it
+
+
+def test_status_shows_lines_with_parameters_the_engine_cannot_take(
+    cast_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from refmgr.cli import main
+    from refmgr.cli.render import status
+
+    strict = dataclasses.replace(
+        registry.ENGINES["draft"], id="strict", params=ParamRules(repetition_penalty_below=1.5)
+    )
+    monkeypatch.setitem(registry.ENGINES, "strict", strict)
+    engine_param = next(p for p in status.params if p.name == "engine_id")
+    monkeypatch.setattr(engine_param, "type", click.Choice(sorted(registry.ENGINES)))
+    script = cast_repo / "ep.txt"
+    script.write_text(
+        script.read_text().replace("[ask] beta:", "[ask] beta {repetition_penalty=2}:")
+    )
+    assert main(["render", "status", "ep.txt", "--engine", "strict"]) == 1
+    out, err = capsys.readouterr()
+    assert "failed  ask   beta       ep.txt:3:13: repetition_penalty must be below 1.5" in out
+    assert err == (
+        "ep.txt:3:13: repetition_penalty must be below 1.5 with the strict engine, not 2.0; "
+        "not rendered: ask\n"
+    )

@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import soundfile
 
-from tests.helpers import run_cli, snapshot
+from tests.helpers import one_line_error, run_cli, snapshot
 from tests.render.support import check_lock
 
 
@@ -149,3 +150,121 @@ def test_git_sees_the_lock_but_not_the_audio(cast_repo: Path) -> None:
     assert run_cli("render", "ep.txt").returncode == 0
     status = git(cast_repo, "status", "--porcelain", "--untracked-files=all")
     assert status == "?? renders/ep.lock.json\n"
+
+
+def test_device_and_precision_options_are_one_definition_everywhere() -> None:
+    from refmgr.cli import cli
+    from refmgr.config import DEVICES, PRECISIONS
+
+    ctx = click.Context(cli)
+    render_group = cli.get_command(ctx, "render")
+    assert isinstance(render_group, click.Group)
+    commands = {name: cli.get_command(ctx, name) for name in ("add", "decode", "say")} | {
+        f"render {name}": render_group.commands[name] for name in ("run", "status")
+    }
+    seen: dict[str, set[tuple[object, ...]]] = {"--device": set(), "--precision": set()}
+    for name, command in commands.items():
+        assert command is not None
+        options = {o: p for p in command.params for o in p.opts}
+        assert "--device" in options, name
+        if name not in ("add", "decode"):  # codecs always run in fp32
+            assert "--precision" in options, name
+        for flag, choices in (("--device", DEVICES), ("--precision", PRECISIONS)):
+            if flag in options:
+                param = options[flag]
+                assert isinstance(param.type, click.Choice), (name, flag)
+                assert tuple(param.type.choices) == choices, (name, flag)
+                assert isinstance(param, click.Option)
+                seen[flag].add((param.help,))
+    # The same help text everywhere: one shared definition.
+    assert all(len(helps) == 1 for helps in seen.values()), seen
+
+
+def test_one_json_option_for_every_command() -> None:
+    import importlib
+
+    from refmgr.cli import COMMANDS, options
+
+    for target in sorted(set(COMMANDS.values())):
+        module = importlib.import_module(target.partition(":")[0])
+        assert getattr(module, "json_option", options.json_option) is options.json_option, target
+
+
+def test_render_device_and_precision(cast_repo: Path) -> None:
+    assert "cuda:1" not in run_cli("render", "run", "--help").stdout
+    proc = run_cli("render", "ep.txt", "--device", "cuda:1")
+    assert proc.returncode == 2 and "'cuda:1' is not one of" in proc.stderr
+    proc = run_cli("render", "status", "ep.txt", "--precision", "bf16")
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr, "engine 'draft' has no model whose precision could be set")
+    # auto is the draft engine's CPU, in render and status alike.
+    assert run_cli("render", "ep.txt", "--device", "auto").returncode == 0
+    proc = run_cli("render", "status", "ep.txt", "--device", "auto", "--precision", "auto")
+    assert proc.returncode == 0 and "5 keep" in proc.stdout
+
+
+def test_removed_outputs_are_counted_in_good_english(cast_repo: Path) -> None:
+    assert run_cli("render", "ep.txt").returncode == 0
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("[end] alpha: Good night.\n", ""))
+    proc = run_cli("render", "ep.txt")
+    assert proc.returncode == 0, proc.stderr
+    assert "removed 1 output no line makes any more" in proc.stdout.splitlines()
+    script.write_text(script.read_text().replace("[ask] beta", "[asked] beta"))
+    script.write_text(script.read_text().replace("beta: Then", "[then] beta: Then"))
+    proc = run_cli("render", "ep.txt")
+    assert "removed 2 outputs no line makes any more" in proc.stdout.splitlines()
+
+
+def test_render_mix_joins_the_locked_outputs_as_render_mix_does(cast_repo: Path) -> None:
+    script = cast_repo / "ep.txt"
+    script.write_text(script.read_text().replace("beta: Then", "beta {gap=2}: Then"))
+    for k in ("1/2", "2/2"):
+        assert run_cli("render", "ep.txt", "--shard", k).returncode == 0
+    assert run_cli("render", "merge", "ep.txt").returncode == 0
+    proc = run_cli("render", "mix", "ep.txt", "-o", "../from-lock.wav", "--gap", "0.25")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("mix:     ../from-lock.wav (5 lines, ")
+    proc = run_cli("render", "ep.txt", "--mix", "../from-render.wav", "--gap", "0.25")
+    assert proc.returncode == 0 and "kept 5" in proc.stdout
+    mixed = (cast_repo.parent / "from-lock.wav").read_bytes()
+    assert mixed == (cast_repo.parent / "from-render.wav").read_bytes()
+    summary = json.loads(run_cli("render", "mix", "ep.txt", "-o", "../j.wav", "--json").stdout)
+    assert summary["lines"] == 5 and summary["sample_rate"] == 22050
+
+
+def test_render_mix_refuses_what_the_lock_does_not_vouch_for(cast_repo: Path) -> None:
+    def mix_fails(*needles: str) -> None:
+        proc = run_cli("render", "mix", "ep.txt", "-o", "../scene.wav")
+        assert proc.returncode == 1
+        assert one_line_error(proc.stderr, *needles), proc.stderr
+        assert not (cast_repo.parent / "scene.wav").exists()
+
+    mix_fails("ep.txt: no lock (renders/ep.lock.json): render the script, or merge its shards")
+    assert run_cli("render", "ep.txt").returncode == 0
+    script = cast_repo / "ep.txt"
+    original = script.read_text()
+    for edit in (
+        ("north", "south"),
+        ("{seed=7}", "{seed=8}"),
+        ("beta: Then", "beta {top_p=0.5}: Then"),
+    ):
+        script.write_text(original.replace(*edit))
+        mix_fails("ep.txt: line", "changed since the lock was written; render the script first")
+    script.write_text(original + "alpha: One more.\n")
+    mix_fails("ep.txt: the script has 6 lines, its lock 5")
+    script.write_text(original)
+    output = cast_repo / "renders" / "ep" / "ask-beta.wav"
+    data = output.read_bytes()
+    output.write_bytes(data[:-2] + b"\x01\x00")
+    mix_fails("renders/ep/ask-beta.wav: does not match the sha256 its lock records")
+    output.unlink()
+    mix_fails("renders/ep/ask-beta.wav: listed by the lock but missing")
+    output.write_bytes(data)
+    proc = run_cli("render", "mix", "ep.txt", "-o", "../no/scene.wav")
+    assert proc.returncode == 1 and one_line_error(proc.stderr, "../no: directory does not exist")
+    # A line without an output: refused characters leave it in the lock's 'missing'.
+    tokens = cast_repo / "refs" / "beta.npy"
+    tokens.write_bytes(tokens.read_bytes()[:-1] + b"\xff")
+    assert run_cli("render", "ep.txt").returncode == 1
+    mix_fails("../scene.wav: cannot mix: 2 of 5 lines have no output (first: ask)")

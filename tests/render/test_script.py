@@ -64,10 +64,27 @@ def test_line_numbers_and_indices() -> None:
         ("alpha {seed}: x", "1:8", "expected key=value, not 'seed'"),
         ("alpha {seed=1, seed=2}: x", "1:16", "override 'seed' given twice"),
         ("alpha {top_p=1.5}: x", "1:8", "top_p must be above 0 and at most 1"),
-        ("alpha {gap=-1}: x", "1:8", "gap must be 0 or more seconds"),
+        ("alpha {gap=-1}: x", "1:8", "gap must be between 0 and 60 seconds, not -1"),
+        ("alpha {gap=1e12}: x", "1:8", "gap must be between 0 and 60 seconds, not 1e12"),
+        ("alpha {gap=1e300}: x", "1:8", "gap must be between 0 and 60 seconds"),
         ("alpha {temperature=nan}: x", "1:8", "temperature must be a finite number"),
         ("alpha {max_new_tokens=0}: x", "1:8", "max_new_tokens must be at least 1"),
         ("alpha:", "1:6", "empty text after 'alpha:'"),
+        (
+            "[a-b] c: one\n[a] b-c: two",
+            "2:2",
+            "output name 'a-b-c' is also that of line 1: both would write a-b-c.wav",
+        ),
+        (
+            "[Intro] b-c: one\n# c\n[intro-b] C: two",
+            "3:2",
+            "output name 'intro-b-c' is also that of line 1",
+        ),
+        (
+            "[x] al: one\n[x-al] pha: two\n[x] al-pha: three",
+            "3:2",
+            "duplicate line id 'x'",
+        ),
         ("alpha: a\u0007b", "1:9", "control character U+0007"),
     ],
 )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +14,8 @@ from refmgr.commands.render import merge_shards
 from refmgr.errors import RefmgrError
 from refmgr.project import open_project
 from refmgr.render.plan import Shard
-from tests.render.support import check_lock, outputs, render, rendered
+from tests.helpers import one_line_error, run_cli, snapshot
+from tests.render.support import check_lock, outputs, read_lock, render, rendered
 
 
 def test_three_shards_merged_equal_one_whole_render(cast_repo: Path, tmp_path: Path) -> None:
@@ -68,3 +72,120 @@ def test_merge_checks_every_output(cast_repo: Path) -> None:
     ):
         merge_shards(open_project(cast_repo), Path("ep.txt"))
     assert not (cast_repo / "renders" / "ep.lock.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda lock: lock["entries"][0].pop("index"), "entries[0] has no 'index'"),
+        (
+            lambda lock: lock["entries"][1].update(output="renders/ep/ask-beta.wav"),
+            "entries[1].output must be an object, not a string",
+        ),
+        (
+            lambda lock: lock["entries"][0]["output"].update(sha256=None),
+            "entries[0].output.sha256 must be a string, not null",
+        ),
+        (lambda lock: lock["entries"][0].update(index=True), "entries[0].index must be an integer"),
+        (lambda lock: lock["missing"].append(3), "missing[0] must be an object, not an integer"),
+        (lambda lock: lock.update(engine="draft"), "engine must be an object, not a string"),
+        (
+            lambda lock: lock["references"]["alpha"].pop("inputs"),
+            "references.alpha has no 'inputs'",
+        ),
+        (
+            lambda lock: lock["references"].pop("alpha"),
+            "entries[0].character 'alpha' is not in 'references'",
+        ),
+        (lambda lock: lock.pop("lines"), "'lines' is missing"),
+    ],
+    ids=[
+        "no-index",
+        "output-string",
+        "sha256-null",
+        "index-bool",
+        "missing-int",
+        "engine-string",
+        "no-inputs",
+        "unknown-character",
+        "no-lines",
+    ],
+)
+def test_merge_refuses_a_malformed_shard_lock(
+    cast_repo: Path, damage: Callable[[dict[str, Any]], object], problem: str
+) -> None:
+    for k in (1, 2):
+        render(cast_repo, shard=Shard(k, 2))
+    path = cast_repo / "renders" / "ep.shard-1-of-2.lock.json"
+    lock = json.loads(path.read_text())
+    damage(lock)
+    path.write_text(json.dumps(lock))
+    before = snapshot(cast_repo)
+    proc = run_cli("render", "merge", "ep.txt")
+    assert proc.returncode == 1, proc.stderr
+    assert one_line_error(
+        proc.stderr, f"renders/ep.shard-1-of-2.lock.json: not a render lock: {problem}"
+    ), proc.stderr
+    assert snapshot(cast_repo) == before
+
+
+def test_scripts_with_one_file_name_do_not_take_each_others_outputs(cast_repo: Path) -> None:
+    for folder in ("ep1", "ep2"):
+        (cast_repo / folder).mkdir()
+    (cast_repo / "ep1" / "episode.txt").write_text("alpha: The first episode.\n")
+    (cast_repo / "ep2" / "episode.txt").write_text("beta: The second episode.\n")
+    assert run_cli("render", "ep1/episode.txt").returncode == 0
+    lock = read_lock(cast_repo, "episode")
+    assert lock["script_path"] == "ep1/episode.txt"
+    before = snapshot(cast_repo)
+    problem = (
+        "ep2/episode.txt: renders/episode.lock.json belongs to another script, "
+        "ep1/episode.txt; scripts with the same file name would share renders/episode/: "
+        "rename this script"
+    )
+    for args in (
+        ["render"],
+        ["render", "status"],
+        ["render", "merge"],
+        ["render", "--shard", "1/2"],
+    ):
+        proc = run_cli(*args, "ep2/episode.txt")
+        assert proc.returncode == 1, args
+        assert one_line_error(proc.stderr, problem), proc.stderr
+    proc = run_cli("render", "mix", "ep2/episode.txt", "-o", "mix.wav")
+    assert proc.returncode == 1 and one_line_error(proc.stderr, problem), proc.stderr
+    assert snapshot(cast_repo) == before  # ep1's outputs and lock are untouched
+    # The same script named from elsewhere is the same script.
+    proc = run_cli("render", "episode.txt", cwd=cast_repo / "ep1")
+    assert proc.returncode == 0 and "kept 1" in proc.stdout, proc.stderr
+    proc = run_cli("render", "../ep1/./episode.txt", cwd=cast_repo / "ep2")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_shard_lock_of_another_script_is_refused_too(cast_repo: Path) -> None:
+    for folder in ("ep1", "ep2"):
+        (cast_repo / folder).mkdir()
+        (cast_repo / folder / "episode.txt").write_text(f"alpha: Episode {folder}.\n")
+    assert run_cli("render", "ep1/episode.txt", "--shard", "1/2").returncode == 0
+    proc = run_cli("render", "ep2/episode.txt")
+    assert proc.returncode == 1
+    assert one_line_error(
+        proc.stderr,
+        "ep2/episode.txt: renders/episode.shard-1-of-2.lock.json belongs to another script",
+    )
+    assert (cast_repo / "renders" / "episode.shard-1-of-2.lock.json").is_file()
+
+
+def test_the_lock_of_a_script_outside_the_repository_names_only_the_file(
+    cast_repo: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "ep.txt"
+    outside.parent.mkdir()
+    shutil.copyfile(cast_repo / "ep.txt", outside)
+    result = render(cast_repo, "../elsewhere/ep.txt")
+    assert result.ok
+    raw = (cast_repo / "renders" / "ep.lock.json").read_text()
+    assert json.loads(raw)["script_path"] == "ep.txt"
+    assert str(tmp_path) not in raw
+    # ... and so it is the same script as ep.txt at the repository root.
+    assert rendered(render(cast_repo)) == []

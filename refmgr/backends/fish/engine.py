@@ -131,19 +131,11 @@ class FishEngine:
                 f"reference '{reference.name}' codes have shape {list(codes.shape)}, "
                 f"expected [{spec.n_codebooks}, frames]"
             )
-        checks = (
-            (0 < params.temperature < 2, "temperature must be in (0, 2)"),
-            (0 < params.top_p <= 1, "top_p must be in (0, 1]"),
-            (0 < params.repetition_penalty < 2, "repetition_penalty must be in (0, 2)"),
-            # upstream fails on exactly 1 (its loop never runs); 0 means "up to the context"
-            (
-                params.max_new_tokens == 0 or params.max_new_tokens >= 2,
-                "max_new_tokens must be 0 (no limit but the context) or at least 2",
-            ),
-        )
-        for ok, message in checks:
-            if not ok:
-                raise BackendError(message)
+        # The rules the render plan and `say` checked already: callers of the Python API
+        # may not have.
+        refused = self.spec.params.first_problem(params, self.spec.id)
+        if refused is not None:
+            raise BackendError(refused[1])
         return torch.from_numpy(codes.astype(np.int64)).to(self.device)
 
     def _loaded(self) -> tuple[_adapter.CodecModel, _adapter.SemanticModel]:
