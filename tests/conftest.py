@@ -27,6 +27,9 @@ def isolated_env(
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "tests@refmgr.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "refmgr tests")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "tests@refmgr.invalid")
+    # CI turns on `render --require-committed`: tests that want it set CI themselves, so the
+    # suite behaves the same on a laptop and in CI.
+    monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("REFMGR_FAILPOINT", raising=False)
     monkeypatch.delenv("REFMGR_DEBUG", raising=False)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
