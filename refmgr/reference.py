@@ -104,17 +104,13 @@ def tokens_path_problem(raw: str, expected: str, refs: str) -> str | None:
 
 def read_codes(project: Project, reference: Reference) -> np.ndarray[Any, Any]:
     """The reference's codes, checked against the manifest (sha256, dtype, shape) and codec ranges."""
-    codes = read_checked_tokens(
-        reference.tokens_path, reference.manifest, project.config.limits.max_token_bytes
-    )
-    return codes
-
-
-def read_checked_tokens(path: Path, manifest: Manifest, max_bytes: int) -> np.ndarray[Any, Any]:
     from refmgr.tokens import read_tokens
 
-    codes = read_tokens(path, manifest.token_expectation, max_bytes)
-    check_code_ranges(codes, manifest.codec_id, path)
+    manifest = reference.manifest
+    codes = read_tokens(
+        reference.tokens_path, manifest.token_expectation, project.config.limits.max_token_bytes
+    )
+    check_code_ranges(codes, manifest.codec_id, reference.tokens_path)
     return codes
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from refmgr.backends.registry import ENGINES
-from refmgr.cli.options import device_option, json_option, precision_option
+from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
 from refmgr.cli.output import emit_json, table
 from refmgr.config import MAX_GAP_S, MAX_SEED
 from refmgr.errors import RefmgrError, display_path
@@ -74,19 +74,12 @@ def _require_committed(value: bool | None) -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
-allow_unpinned_option = click.option(
-    "--allow-unpinned",
-    is_flag=True,
-    help="Use a checkpoint whose files differ from the pins in refmgr.toml (recorded in the lock).",
-)
-
-
 @render.command("run")
 @script_argument
 @engine_option
 @device_option
 @precision_option
-@allow_unpinned_option
+@unpinned_option
 @seed_option
 @click.option("--force", is_flag=True, help="Render the chosen lines even if they are up to date.")
 @click.option(
@@ -191,7 +184,7 @@ def run(
 @engine_option
 @device_option
 @precision_option
-@allow_unpinned_option
+@unpinned_option
 @seed_option
 @json_option
 def status(
