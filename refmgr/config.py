@@ -321,6 +321,11 @@ def _check_semantics(config: Config, path: Path) -> None:
             raise ConfigError(
                 f"paths.{name} must be a relative path inside the repository, not {value!r}", path
             )
+        if p.parts[0] == ".refmgr" or ".git" in (part.lower() for part in p.parts):
+            # git's own files and refmgr's local state: never a place for voices or renders.
+            raise ConfigError(
+                f"paths.{name} must not lead into .git or .refmgr, not {value!r}", path
+            )
         if p.as_posix() != value:
             # Manifests record token paths as PATHS.refs + "/NAME.npy": one spelling only.
             raise ConfigError(

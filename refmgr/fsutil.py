@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
+
+from refmgr.filelocks import failpoint
 
 
 def fsync_dir(directory: Path) -> None:
@@ -36,6 +39,7 @@ def write_temp(directory: Path, data: bytes, prefix: str) -> Path:
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` so a reader sees the old file or the new one, never a part."""
     tmp = write_temp(path.parent, data, prefix=f".{path.name}.")
+    failpoint(f"after-temp:{path.name}")
     try:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
@@ -44,3 +48,15 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def remove_temporaries(path: Path) -> None:
+    """Remove what ``atomic_write(path, ...)`` runs killed midway left beside ``path``.
+    Only for a caller that holds the lock under which ``path`` is written: a temporary of
+    a write in progress elsewhere would go too."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)

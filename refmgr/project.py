@@ -1,13 +1,19 @@
-"""The voice repository: where it is, what its config says, and where things live in it."""
+"""The voice repository: where it is, what its config says, and where things live in it.
+
+Opening a project only reads. Commands that write take the repository lock and finish an
+interrupted change first (``store.open_for_writing``); every directory they write or delete
+in is checked with ``Project.write_dir`` first, because a clone decides what is a symlink.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from refmgr.config import CONFIG_FILE, Config, load_config
-from refmgr.errors import ProjectNotFoundError
+from refmgr.errors import ProjectNotFoundError, RefmgrError
 
 STATE_DIR = ".refmgr"  # local, git-ignored: lock, journal, caches
 STATE_GITIGNORE = "# refmgr's local state; never committed\n*\n"
@@ -43,6 +49,11 @@ class Project:
         whoever creates it first: init, or any command in a fresh clone."""
         return ensure_state_dir(self.root)
 
+    def write_dir(self, directory: Path) -> Path:
+        """``directory`` (inside the repository), made if missing, once it is certain that
+        writing or deleting in it stays inside the repository; see ``write_dir``."""
+        return write_dir(self.root, directory)
+
     def manifest_path(self, name: str) -> Path:
         return self.manifests_dir / f"{name}.json"
 
@@ -68,21 +79,54 @@ def find_root(start: Path) -> Path:
     )
 
 
-def open_project(start: Path | None = None, *, recover: bool = True) -> Project:
-    """Find and load the voice repository around ``start``; finish any interrupted write."""
+def open_project(start: Path | None = None) -> Project:
+    """Find and load the voice repository around ``start``. Reads only."""
     root = find_root(start if start is not None else Path(os.getcwd()))
-    project = Project(root=root, config=load_config(root / CONFIG_FILE))
-    if recover:
-        from refmgr.store import recover_if_needed
-
-        recover_if_needed(project)
-    return project
+    return Project(root=root, config=load_config(root / CONFIG_FILE))
 
 
 def ensure_state_dir(root: Path) -> Path:
-    state = root / STATE_DIR
+    state = write_dir(root, root / STATE_DIR)
     ignore = state / ".gitignore"
     if not ignore.exists():
-        state.mkdir(exist_ok=True)
         ignore.write_text(STATE_GITIGNORE)
     return state
+
+
+def write_dir(root: Path, directory: Path) -> Path:
+    """Make sure that what refmgr writes into or deletes from ``directory`` stays inside the
+    repository at ``root``, creating the missing parts of ``directory``.
+
+    Every part of the path below ``root`` must be a real directory: a symlink there (which
+    a clone can bring) could lead anywhere, so it is refused, and so is a path into .git.
+    """
+    try:
+        parts = directory.relative_to(root).parts
+    except ValueError:
+        raise RefmgrError("refmgr writes only inside the voice repository", directory) from None
+    if ".git" in (part.lower() for part in parts):
+        raise RefmgrError("refmgr never writes inside .git", directory)
+    here = root
+    for part in parts:
+        here = here / part
+        try:
+            mode = os.lstat(here).st_mode
+        except FileNotFoundError:
+            try:
+                here.mkdir()
+            except FileExistsError:  # made meanwhile by another refmgr: check it as found
+                mode = os.lstat(here).st_mode
+            except OSError as e:
+                raise RefmgrError(f"cannot create directory: {e.strerror}", here) from None
+            else:
+                continue
+        except OSError as e:
+            raise RefmgrError(f"cannot read: {e.strerror}", here) from None
+        if stat.S_ISLNK(mode):
+            raise RefmgrError(
+                "is a symlink; refmgr writes only into real directories inside the repository",
+                here,
+            )
+        if not stat.S_ISDIR(mode):
+            raise RefmgrError("is not a directory", here)
+    return directory

@@ -54,7 +54,7 @@ def test_kill_at_each_step_of_add(
     if failpoint in FAILPOINTS_BEFORE_COMMIT:
         # Killed before the commit point: nothing visible to git, whatever temporaries remain.
         assert visible_changes(committed_repo) == ""
-    assert run_cli("ls").returncode == 0  # any command finishes or discards the change
+    assert run_cli("recover").returncode == 0  # finishes or discards the change
     expected = None if failpoint in FAILPOINTS_BEFORE_COMMIT else state_of_source(rec)
     assert state_of(committed_repo, "alpha") == expected
     assert not list(committed_repo.glob("refs/.*")) and not list(
@@ -81,7 +81,7 @@ def test_kill_during_force_replace_gives_old_or_new(
         env={"REFMGR_FAILPOINT": failpoint},
     )
     assert proc.returncode == -signal.SIGKILL
-    run_cli("ls")
+    run_cli("recover")
     expected = old if failpoint in FAILPOINTS_BEFORE_COMMIT else new
     assert state_of(committed_repo, "alpha") == state_of_source(expected)
 
@@ -106,7 +106,7 @@ def test_kill_at_random_moments(committed_repo: Path, recording: RecordingFactor
         time.sleep(full * (0.05 + 0.2 * step) * rng.uniform(0.9, 1.1))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        run_cli("ls")
+        run_cli("recover")
         states = [state_of(committed_repo, f"r{i}") for i in range(2)]
         # Both recordings are one change: both there or neither.
         assert (states[0] is None) == (states[1] is None)
@@ -182,7 +182,7 @@ def test_kill_before_the_first_pin_lands_leaves_no_temporary_beside_the_config(
     assert proc.returncode == -signal.SIGKILL
     assert list(committed_repo.glob(".refmgr.toml.*.tmp"))  # the temporary is there...
     assert visible_changes(committed_repo) == ""  # ...but git does not see it
-    assert run_cli("ls").returncode == 0
+    assert run_cli("recover").returncode == 0
     assert not list(committed_repo.glob(".refmgr.toml.*.tmp"))
     assert (
         config.read_bytes()

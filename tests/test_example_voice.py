@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_alpha_loads_and_verifies() -> None:
-    project = open_project(ROOT, recover=False)
+    project = open_project(ROOT)
     ref = load_reference(project, "alpha")
     codes = read_codes(project, ref)
     assert codes.shape == (8, 1455)

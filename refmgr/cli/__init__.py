@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "validate": "refmgr.cli.checks:validate",
     "no-raw-audio": "refmgr.cli.checks:no_raw_audio",
     "status": "refmgr.cli.checks:status",
+    "recover": "refmgr.cli.checks:recover",
     "pin": "refmgr.cli.checks:pin",
     "hooks": "refmgr.cli.integration:hooks",
     "textconv": "refmgr.cli.integration:textconv",

@@ -127,9 +127,9 @@ def status(as_json: bool) -> int:
 def pin(codec_id: str, library_version: str | None, as_json: bool) -> int:
     """Pin CODEC's library version in refmgr.toml; every manifest must then agree."""
     from refmgr.commands.pin import pin_codec
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
-    result = pin_codec(open_project(), codec_id, library_version=library_version)
+    result = pin_codec(open_for_writing(), codec_id, library_version=library_version)
     if as_json:
         emit_json(result.to_json())
         return 0
@@ -141,4 +141,18 @@ def pin(codec_id: str, library_version: str | None, as_json: bool) -> int:
             f"({', '.join(result.stale)}): re-encode with refmgr add --force",
             err=True,
         )
+    return 0
+
+
+@click.command()
+@json_option
+def recover(as_json: bool) -> int:
+    """Finish a change an interrupted refmgr left (add, rm, pin); remove its temporaries."""
+    from refmgr.commands.recover import recover_repository
+
+    result = recover_repository()
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        click.echo("finished an interrupted change" if result.finished else "nothing to recover")
     return 0

@@ -73,7 +73,7 @@ def textconv(file: Path, codec_id: str | None, for_git: bool) -> int:
     from refmgr.project import open_project
 
     try:
-        max_bytes = open_project(recover=False).config.limits.max_token_bytes
+        max_bytes = open_project().config.limits.max_token_bytes
     except RefmgrError:  # outside a voice repository: the default limit
         max_bytes = Limits().max_token_bytes
     if for_git:

@@ -27,9 +27,9 @@ def pin(model_id: str, directory: Path, as_json: bool) -> int:
     in your own checkpoints.toml, so no machine-specific path is committed.
     """
     from refmgr.commands.model import pin_checkpoint
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
-    result = pin_checkpoint(open_project(), model_id, directory)
+    result = pin_checkpoint(open_for_writing(), model_id, directory)
     if as_json:
         emit_json(result.to_json())
         return 0

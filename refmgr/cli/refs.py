@@ -85,9 +85,9 @@ def add(
     """
     from refmgr.checkpoints import RunOptions
     from refmgr.commands.add import add_references
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
-    project = open_project()
+    project = open_for_writing()
     show_progress = not as_json and sys.stderr.isatty()
 
     def progress(i: int, n: int, path: Path) -> None:
@@ -214,9 +214,9 @@ def show(name: str, as_json: bool) -> int:
 def rm(names: tuple[str, ...], stage: bool, as_json: bool) -> int:
     """Remove references NAMES (manifest and token file together)."""
     from refmgr.commands.rm import remove_references
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
-    removed = remove_references(open_project(), list(names), stage=stage)
+    removed = remove_references(open_for_writing(), list(names), stage=stage)
     if as_json:
         emit_json({"removed": removed})
     else:
@@ -247,10 +247,10 @@ def decode(
     """Decode the stored tokens of NAME back to audio, to hear what the repository keeps."""
     from refmgr.checkpoints import RunOptions
     from refmgr.commands.decode import decode_reference
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
     result = decode_reference(
-        open_project(),
+        open_for_writing(),
         name,
         output,
         sample_rate=sample_rate,

@@ -122,9 +122,9 @@ def run(
 ) -> int:
     """Render the lines of SCRIPT that changed into renders/SCRIPT/, and lock them."""
     from refmgr.commands.render import RenderOptions, plan_render, render_script
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
-    project = open_project()
+    project = open_for_writing()
     options = RenderOptions(
         engine_id=engine_id,
         device=device,
@@ -229,9 +229,9 @@ def merge(script: Path, as_json: bool) -> int:
     Only the name of SCRIPT is used. Run it where the outputs of every shard are together.
     """
     from refmgr.commands.render import merge_shards
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
-    result = merge_shards(open_project(), script)
+    result = merge_shards(open_for_writing(), script)
     if as_json:
         emit_json(
             {
@@ -272,9 +272,9 @@ def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) 
     after `render merge`.
     """
     from refmgr.commands.render import mix_script
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
-    result = mix_script(open_project(), script, output, gap_s=gap_s)
+    result = mix_script(open_for_writing(), script, output, gap_s=gap_s)
     if as_json:
         emit_json(
             {

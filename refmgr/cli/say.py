@@ -63,10 +63,10 @@ def say(
     """Speak TEXT in the voice of reference NAME and write it to a WAV file."""
     from refmgr.checkpoints import RunOptions
     from refmgr.commands.say import say as say_line
-    from refmgr.project import open_project
+    from refmgr.store import open_for_writing
 
     result = say_line(
-        open_project(),
+        open_for_writing(),
         name,
         text,
         output,

@@ -98,7 +98,13 @@ def gitignore_lines(config: Config) -> list[str]:
     # Rendered audio stays out of git (CI caches it); the locks beside it are meant to be
     # committed, except the per-shard ones that `refmgr render merge` joins and removes.
     renders = config.paths.renders
-    return [*lines, f"/{renders}/*/", f"/{renders}/*.shard-*-of-*.lock.json"]
+    return [
+        *lines,
+        f"/{renders}/*/",
+        f"/{renders}/*.shard-*-of-*.lock.json",
+        f"/{renders}/.*.tmp",  # a lock's temporary (the next render of its script removes it)
+        "/.*.wav.*.tmp",  # a mix's, when written beside refmgr.toml (the next mix removes it)
+    ]
 
 
 def _ensure_lines(root: Path, name: str, lines: list[str], result: InitResult) -> None:

@@ -178,6 +178,7 @@ def merge_shards(project: Project, script_path: Path) -> MergeResult:
     name = script_name(script_path)
     with render_lock(project, name):
         check_owner(project, name, script_source(project.root, script_path), script_path)
+        project.write_dir(project.renders_dir / name)  # merge writes and removes there
         paths = shard_lock_paths(project, name)
         if not paths:
             raise RefmgrError(

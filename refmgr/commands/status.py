@@ -19,8 +19,9 @@ from refmgr.config import Config
 from refmgr.errors import GitError, ManifestError
 from refmgr.manifest import Manifest, parse_manifest
 from refmgr.pins import stale_pins
-from refmgr.project import Project
+from refmgr.project import STATE_DIR, Project
 from refmgr.snapshot import TooLarge, WorkTree
+from refmgr.store import JOURNAL, RECOVER_HINT, pending
 from refmgr.validate import MAX_MANIFEST_BYTES, layout
 from refmgr.versions import installed_version
 
@@ -90,6 +91,8 @@ def repository_status(project: Project) -> RepoStatus:
             for stale in stale_pins(manifest, config):
                 status.entries.append(Entry(name, PROBLEM, "stale-pin", f"{m_path}: {stale}"))
     status.pins = _pin_states(config, used)
+    if pending(project):
+        status.entries.append(Entry(f"{STATE_DIR}/{JOURNAL}", PROBLEM, "interrupted", RECOVER_HINT))
     order = {c: i for i, c in enumerate(CATEGORIES)}
     status.entries.sort(key=lambda e: (order[e.category], e.name, e.state))
     return status

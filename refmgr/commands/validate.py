@@ -12,7 +12,7 @@ from refmgr.config import CONFIG_FILE, Config
 from refmgr.findings import Finding
 from refmgr.project import STATE_DIR, find_root
 from refmgr.snapshot import Index, Snapshot, WorkTree
-from refmgr.store import JOURNAL
+from refmgr.store import JOURNAL, RECOVER_HINT
 from refmgr.validate import Report, snapshot_config, validate
 
 
@@ -45,12 +45,8 @@ def validate_repository(
         if isinstance(snapshot, Index):
             for path in snapshot.unmerged():
                 report.add(path, "unresolved merge conflict: resolve it, then git add it", "git")
-        elif (root / STATE_DIR / JOURNAL).exists():
-            report.add(
-                f"{STATE_DIR}/{JOURNAL}",
-                "an interrupted refmgr change is pending: run refmgr ls to finish it",
-                "store",
-            )
+        elif os.path.lexists(root / STATE_DIR / JOURNAL):
+            report.add(f"{STATE_DIR}/{JOURNAL}", RECOVER_HINT, "store")
         names = _selected_names(root, snapshot, config, paths, report) if paths else None
         checked = validate(snapshot, config, names=names)
         report.findings += checked.findings

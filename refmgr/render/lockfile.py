@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.errors import RefmgrError
-from refmgr.fsutil import atomic_write
+from refmgr.fsutil import atomic_write, remove_temporaries
 from refmgr.project import Project
 from refmgr.render.output import OutputFacts
 from refmgr.render.plan import Plan, Recorded, Shard, Step, key_document, output_of
@@ -160,6 +160,7 @@ def write_lock(path: Path, lock: Mapping[str, Any]) -> bool:
     except OSError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(path)  # of a write killed midway; callers hold the render lock
     try:
         atomic_write(path, data)
     except OSError as e:

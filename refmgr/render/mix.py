@@ -21,7 +21,7 @@ import numpy as np
 from refmgr.audio import resample, wav_bytes
 from refmgr.config import MAX_GAP_S, PARAM_TYPES, RenderSettings
 from refmgr.errors import RefmgrError
-from refmgr.fsutil import atomic_write
+from refmgr.fsutil import atomic_write, remove_temporaries
 from refmgr.project import Project
 from refmgr.render.output import SUFFIX, OutputFacts
 from refmgr.render.plan import Plan, output_of, synthesis_params
@@ -169,6 +169,7 @@ def mix(parts: Sequence[Part], target: Path) -> MixResult:
         if i < len(parts) - 1:
             audio_parts.append(np.zeros(round(part.gap_s * rate), dtype=np.float32))
     audio = np.concatenate(audio_parts)
+    remove_temporaries(target)  # of a mix killed midway; callers hold the render lock
     try:
         atomic_write(target, wav_bytes(audio, rate))
     except OSError as e:

@@ -24,12 +24,12 @@ from pathlib import Path, PurePosixPath
 
 from refmgr.backends.base import Engine
 from refmgr.errors import BackendError, RefmgrError
+from refmgr.filelocks import failpoint, held
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.render.lockfile import build_lock, lock_path, write_lock
 from refmgr.render.output import OutputFacts, OutputIndex, encode_output, facts_of, stamp
 from refmgr.render.plan import Action, Plan, Step
-from refmgr.store import _failpoint
 
 # (done, total, step just finished): called with (0, total, None) before the first line.
 Progress = Callable[[int, int, Step | None], None]
@@ -56,20 +56,12 @@ class RunResult:
 @contextlib.contextmanager
 def render_lock(project: Project, script_name: str) -> Iterator[None]:
     """One render of a script at a time in a checkout (shards of it included)."""
-    import filelock
-
-    path = project.ensure_state_dir() / f"render-{script_name}.lock"
-    lock = filelock.FileLock(str(path), timeout=RENDER_LOCK_WAIT_S)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise RefmgrError(
-            f"another refmgr render of '{script_name}' is running in this checkout", path
-        ) from None
-    try:
+    with held(
+        project.ensure_state_dir() / f"render-{script_name}.lock",
+        timeout=RENDER_LOCK_WAIT_S,
+        busy=f"another refmgr render of '{script_name}' is running in this checkout",
+    ):
         yield
-    finally:
-        lock.release()
 
 
 def run_plan(
@@ -83,8 +75,7 @@ def run_plan(
     """Apply ``plan`` (call inside ``render_lock``). Per-line failures are collected in the
     result; a write that fails for lack of space or permission stops the run."""
     started = time.monotonic()
-    outputs_dir = project.renders_dir / plan.script.name
-    outputs_dir.mkdir(parents=True, exist_ok=True)
+    outputs_dir = project.write_dir(project.renders_dir / plan.script.name)
     _remove_temporaries(outputs_dir)
     work = [s for s in plan.selected() if s.action in (Action.RENDER, Action.REUSE)]
     result = RunResult(facts=dict(plan.existing))
@@ -161,7 +152,7 @@ def _render(project: Project, plan: Plan, step: Step, engine: Engine, result: Ru
     assert facts is not None
     result.facts[step.output] = facts
     result.rendered.append(step)
-    _failpoint("render-after-output")
+    failpoint("render-after-output")
 
 
 def _stage_sources(project: Project, work: list[Step]) -> dict[str, Path]:
