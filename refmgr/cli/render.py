@@ -1,4 +1,4 @@
-"""``refmgr render SCRIPT``, and ``render status``, ``render merge``, ``render mix``."""
+"""``refmgr render SCRIPT``, and ``render status``, ``export``, ``merge``, ``mix``."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def render() -> None:
 
     Only lines whose inputs changed are rendered; renders/SCRIPT.lock.json records what
     every output was made from. See `refmgr render run --help` for the options. A script
-    that is itself named 'status', 'merge', 'mix' or 'run' is given as ./status.
+    that is itself named 'status', 'export', 'merge', 'mix' or 'run' is given as ./status.
     """
 
 
@@ -222,16 +222,43 @@ def status(
 
 @render.command()
 @click.argument("script", type=click.Path(path_type=Path))
+@click.option("--shard", required=True, callback=_shard, metavar="K/N", help="The shard to export.")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @json_option
-def merge(script: Path, as_json: bool) -> int:
-    """Join the shard locks of SCRIPT (renders/NAME.shard-K-of-N.lock.json) into its lock.
+def export(script: Path, shard: Shard, folder: Path, as_json: bool) -> int:
+    """Copy shard K/N's lock and exactly the outputs it lists into FOLDER (new or empty).
 
-    Only the name of SCRIPT is used. Run it where the outputs of every shard are together.
+    FOLDER is laid out as the repository (renders/NAME.shard-K-of-N.lock.json,
+    renders/NAME/*.wav): what a CI shard job uploads, for `render merge SCRIPT FOLDER...`.
+    The other shards' lines in renders/, stale where they changed, stay behind.
+    """
+    from refmgr.commands.render import export_shard
+    from refmgr.project import open_project
+
+    files = export_shard(open_project(), script, shard, folder)
+    if as_json:
+        emit_json({"folder": display_path(folder), "files": files})
+    else:
+        click.echo(f"exported shard {shard}: {len(files)} files -> {display_path(folder)}/")
+    return 0
+
+
+@render.command()
+@click.argument("script", type=click.Path(path_type=Path))
+@click.argument("bundles", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def merge(script: Path, bundles: tuple[Path, ...], as_json: bool) -> int:
+    """Join the shard locks of SCRIPT into renders/NAME.lock.json.
+
+    With BUNDLES (folders made by `render export`, one per shard: CI artifacts), each
+    output is taken from the bundle whose shard lock lists it, replacing a stale copy in
+    renders/. Without, the shard locks are renders/NAME.shard-K-of-N.lock.json and every
+    output they list must be in renders/. Only the name of SCRIPT is used.
     """
     from refmgr.commands.render import merge_shards
     from refmgr.store import open_for_writing
 
-    result = merge_shards(open_for_writing(), script)
+    result = merge_shards(open_for_writing(), script, bundles)
     if as_json:
         emit_json(
             {
@@ -239,13 +266,15 @@ def merge(script: Path, as_json: bool) -> int:
                 "shards": [display_path(p) for p in result.shards],
                 "entries": result.entries,
                 "missing": result.missing,
+                "copied": result.copied,
                 "removed": result.removed,
             }
         )
     else:
+        copied = f"; {len(result.copied)} outputs taken from the bundles" if bundles else ""
         click.echo(
             f"merged {len(result.shards)} shard locks -> {display_path(result.lock)} "
-            f"({result.entries} lines rendered, {result.missing} missing)"
+            f"({result.entries} lines rendered, {result.missing} missing{copied})"
         )
     if result.missing:
         click.echo(

@@ -1,22 +1,25 @@
 """refmgr render: render a script's lines in its characters' voices, only what changed.
 
 ``plan_render`` decides (used by --dry-run and ``render status``), ``render_script``
-decides and applies, ``merge_shards`` joins the locks of a render split with --shard,
+decides and applies, ``export_shard`` puts a shard's lock and outputs in a bundle (what a
+CI shard job uploads), ``merge_shards`` joins the locks of a render split with --shard,
 ``mix_script`` joins the outputs a lock records into one file, without an engine.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.errors import RefmgrError
 from refmgr.project import Project
+from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
 from refmgr.render.cast import cast_script
 from refmgr.render.lockfile import (
     check_owner,
@@ -161,6 +164,15 @@ def mix_script(
         return mix_locked(project, script, lock, target, gap_s=gap)
 
 
+def export_shard(project: Project, script_path: Path, shard: Shard, target: Path) -> list[str]:
+    """Copy shard ``shard``'s lock and the outputs it lists into the new folder ``target``
+    (see bundle.py); return the paths written, relative to ``target``."""
+    name = script_name(script_path)
+    with render_lock(project, name):
+        check_owner(project, name, script_source(project.root, script_path), script_path)
+        return export_bundle(project, name, shard, target)
+
+
 @dataclass(frozen=True)
 class MergeResult:
     lock: Path
@@ -168,50 +180,65 @@ class MergeResult:
     entries: int
     missing: int
     removed: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)  # outputs taken from the bundles
 
 
-def merge_shards(project: Project, script_path: Path) -> MergeResult:
-    """Join renders/NAME.shard-K-of-N.lock.json into renders/NAME.lock.json.
+def merge_shards(project: Project, script_path: Path, bundles: Sequence[Path] = ()) -> MergeResult:
+    """Join the shard locks of a script into renders/NAME.lock.json.
 
-    Every output the shards list is checked against its sha256 first; outputs of this
-    script that no line makes any more are removed, as a whole render would."""
+    Without ``bundles`` the shard locks are renders/NAME.shard-K-of-N.lock.json and every
+    output they list must already be in renders/; with them (folders made by
+    ``export_shard``, one per shard) the shard locks are theirs, and each output is taken
+    from the bundle whose lock lists it, replacing a stale or missing copy in renders/.
+    Every output is checked against its sha256 first; outputs of this script that no line
+    makes any more are removed, as a whole render would."""
     name = script_name(script_path)
+    source = script_source(project.root, script_path)
     with render_lock(project, name):
-        check_owner(project, name, script_source(project.root, script_path), script_path)
+        check_owner(project, name, source, script_path)
         project.write_dir(project.renders_dir / name)  # merge writes and removes there
-        paths = shard_lock_paths(project, name)
-        if not paths:
-            raise RefmgrError(
-                f"no shard locks of '{name}' to merge (expected {name}.shard-K-of-N.lock.json)",
-                project.renders_dir,
-            )
-        shards = []
-        for path in paths:
-            lock = read_lock(path)
-            assert lock is not None
-            shards.append((path, lock))
-        merged = merge_locks(shards)
+        left = shard_lock_paths(project, name)  # superseded by the merged lock
+        shards: list[tuple[Path, dict[str, Any]]] = []
+        copied: list[str] = []
+        if bundles:
+            found = read_bundles(project, name, source, list(bundles))
+            shards = [(b.lock_file, b.lock) for b in found]
+            merged = merge_locks(shards)
+            copied = bring_outputs(project, name, found)
+        else:
+            if not left:
+                raise RefmgrError(
+                    f"no shard locks of '{name}' to merge (expected "
+                    f"{name}.shard-K-of-N.lock.json, or give the shards' bundles)",
+                    project.renders_dir,
+                )
+            for path in left:
+                lock = read_lock(path)
+                assert lock is not None
+                shards.append((path, lock))
+            merged = merge_locks(shards)
         prefix = f"{project.config.paths.renders}/{name}/"
         outputs = read_outputs(project.renders_dir / name, _index(project, name))
-        found = {prefix + file: facts for file, facts in outputs.items()}
+        found_outputs = {prefix + file: facts for file, facts in outputs.items()}
         for entry in merged["entries"]:
-            _verify_output(project, entry["output"], found.get(entry["output"]["path"]))
+            _verify_output(project, entry["output"], found_outputs.get(entry["output"]["path"]))
         target = lock_path(project, name)
         write_lock(target, merged)  # first: an earlier lock may list what is removed next
         listed = {e["output"]["path"] for e in merged["entries"]} | {
             m["output"] for m in merged["missing"]
         }
-        removed = sorted(set(found) - listed)  # outputs no line makes any more
+        removed = sorted(set(found_outputs) - listed)  # outputs no line makes any more
         for output in removed:
             (project.root / output).unlink()
-        for path in paths:
+        for path in left:
             path.unlink()
     return MergeResult(
         lock=target,
-        shards=paths,
+        shards=[path for path, _ in shards],
         entries=len(merged["entries"]),
         missing=len(merged["missing"]),
         removed=removed,
+        copied=copied,
     )
 
 
@@ -224,4 +251,8 @@ def _verify_output(project: Project, output: dict[str, str], found: OutputFacts 
             path,
         )
     if found.sha256 != output["sha256"]:
-        raise RefmgrError("does not match the sha256 its shard lock records", path)
+        raise RefmgrError(
+            "does not match the sha256 its shard lock records (a stale copy from another "
+            "shard?): upload each shard's `render export` bundle and merge with them",
+            path,
+        )

@@ -46,7 +46,6 @@ class Member:
 class Cast:
     members: dict[str, Member]
     refused: dict[str, RefmgrError]  # character -> why its lines cannot be rendered
-    commits: dict[str, str | None]  # character -> last commit of its reference files, if clean
 
 
 def cast_script(
@@ -70,8 +69,9 @@ def cast_script(
                 members[character] = _member(project, character, engine)
             except RefmgrError as e:
                 refused[character] = e
-    commits = _commits(project, members, require_committed=require_committed)
-    return Cast(members=members, refused=refused, commits=commits)
+    if require_committed:
+        _check_committed(project, members)
+    return Cast(members=members, refused=refused)
 
 
 def _member(project: Project, name: str, engine: EngineSpec) -> Member:
@@ -89,31 +89,25 @@ def _member(project: Project, name: str, engine: EngineSpec) -> Member:
     return Member(reference=reference, voice=voice_reference(project, reference))
 
 
-def _commits(
-    project: Project, members: dict[str, Member], *, require_committed: bool
-) -> dict[str, str | None]:
-    files = {
-        name: [m.reference.manifest_path, m.reference.tokens_path] for name, m in members.items()
-    }
+def _check_committed(project: Project, members: dict[str, Member]) -> None:
+    """Refuse references whose files are not committed as they are on disk.
+
+    No commit id is kept: the lock records what decides the sound (Member.key_inputs),
+    which an amend or a rebase does not change, so a lock committed once stays final."""
+    files = [
+        p for m in members.values() for p in (m.reference.manifest_path, m.reference.tokens_path)
+    ]
     try:
-        state = gitrepo.commit_state(project.root, files)
+        dirty = gitrepo.commit_state(project.root, {"references": files}).uncommitted
     except GitError:
-        if require_committed:
-            raise GitError(
-                "not a git repository: --require-committed needs the references in git",
-                project.root,
-            ) from None
-        return dict.fromkeys(members)
-    dirty = state.uncommitted
-    if require_committed and dirty:
+        raise GitError(
+            "not a git repository: --require-committed needs the references in git",
+            project.root,
+        ) from None
+    if dirty:
         more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
         raise GitError(
             f"not committed{more}: --require-committed (on by default when CI is set) renders "
             "only committed references; commit them, or pass --no-require-committed",
             sorted(dirty)[0],
         )
-    # A reference with uncommitted changes has no commit that describes it.
-    return {
-        name: None if set(dirty).intersection(paths) else state.last_commits[name]
-        for name, paths in files.items()
-    }

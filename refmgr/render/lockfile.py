@@ -3,12 +3,14 @@
 The lock is rebuilt from the plan and the output files each time, never patched: it holds
 an entry for each line whose output file is there and carries the line's key, and lists
 the others as ``missing``. It holds nothing about when or where it was made, so one render
-and the merge of its shards write the same bytes. Layout (canonical JSON)::
+and the merge of its shards write the same bytes; nor any git commit id (an amend or a
+rebase would change the lock of a render that changed nothing): a reference is recorded by
+its content hashes, which is what decides the sound and what its manifest in git says. Layout (canonical JSON)::
 
     {"lock_version": 1, "script": "episode", "script_path": "scripts/episode.txt",
      "lines": 12, "plan_sha256": ...,
      "engine": {"id", "draft", "pins"},
-     "references": {NAME: {"commit", "inputs": {codec, tokens_sha256, ...}}},
+     "references": {NAME: {"inputs": {codec, tokens_sha256, ...}}},
      "entries": [{"index", "id", "character", "text", "params", "key",
                   "output": {"path", "sha256", "bytes", "duration_s", "sample_rate"}}],
      "missing": [{"index", "id", "character", "output"}]}
@@ -83,10 +85,7 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
             continue
         character = step.line.character
         if character not in references:
-            references[character] = {
-                "commit": plan.cast.commits.get(character),
-                "inputs": plan.cast.members[character].key_inputs(),
-            }
+            references[character] = {"inputs": plan.cast.members[character].key_inputs()}
         assert step.params is not None
         entries.append(
             {
@@ -215,7 +214,7 @@ LOCK_SHAPE: dict[str, Any] = {
     "lines": int,
     "plan_sha256": str,
     "engine": {"id": str, "draft": bool, "pins": dict},
-    "references": _MapOf({"commit": (str, type(None)), "inputs": dict}),
+    "references": _MapOf({"inputs": dict}),  # older locks also hold a "commit": ignored
     "entries": [
         {
             "index": int,

@@ -180,17 +180,39 @@ def test_one_engine_serves_every_line(cast_repo: Path, monkeypatch: pytest.Monke
     assert len(built) == 1 and closed == built
 
 
-def test_lock_records_the_commit_that_last_changed_each_reference(cast_repo: Path) -> None:
-    first = git(cast_repo, "rev-parse", "HEAD").strip()
+def test_a_no_op_render_leaves_the_lock_alone_whatever_git_does(cast_repo: Path) -> None:
+    """Committing the lock once is final: committing the references it was rendered from,
+    amending or rebasing those commits (new commit ids) renders nothing and leaves the
+    lock's bytes and mtime as they were."""
     manifest = cast_repo / "manifests" / "beta.json"
     manifest.write_text(manifest.read_text().replace('"language": "en"', '"language": "en-US"'))
-    git(cast_repo, "commit", "-qam", "beta is American")
-    beta_commit = git(cast_repo, "rev-parse", "HEAD").strip()
-    git(cast_repo, "commit", "-q", "--allow-empty", "-m", "later, unrelated")
-    render(cast_repo)
-    references = read_lock(cast_repo)["references"]
-    assert references["alpha"]["commit"] == first
-    assert references["beta"]["commit"] == beta_commit != first
+    lock_file = cast_repo / "renders" / "ep.lock.json"
+    assert rendered(render(cast_repo)) == ALL  # beta not committed yet
+    data = lock_file.read_bytes()
+
+    def unchanged() -> None:
+        mtime = lock_file.stat().st_mtime_ns  # a checkout by git may have rewritten the file
+        result = render(cast_repo)
+        assert rendered(result) == [] and result.run.reused == []
+        assert lock_file.read_bytes() == data
+        assert lock_file.stat().st_mtime_ns == mtime  # not even rewritten
+
+    git(cast_repo, "add", "-A")
+    git(cast_repo, "commit", "-qm", "beta is American, and the lock")
+    unchanged()
+    git(cast_repo, "commit", "-q", "--amend", "-m", "beta is American (amended)")
+    unchanged()
+    # A rebase onto another commit rewrites the commit ids of both references' history.
+    git(cast_repo, "checkout", "-q", "-b", "other", "HEAD~1")
+    git(cast_repo, "commit", "-q", "--allow-empty", "-m", "elsewhere")
+    git(cast_repo, "checkout", "-q", "-")
+    git(cast_repo, "rebase", "-q", "other")
+    unchanged()
+    assert git(cast_repo, "status", "--porcelain") == ""
+    # What the lock records of a reference is what decides the sound: its content hashes.
+    references = check_lock(cast_repo)["references"]
+    assert set(references["beta"]) == {"inputs"}
+    assert references["beta"]["inputs"]["language"] == "en-US"
 
 
 def test_an_output_changed_after_rendering_is_rendered_again(cast_repo: Path) -> None:

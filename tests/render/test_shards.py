@@ -189,3 +189,61 @@ def test_the_lock_of_a_script_outside_the_repository_names_only_the_file(
     assert str(tmp_path) not in raw
     # ... and so it is the same script as ep.txt at the repository root.
     assert rendered(render(cast_repo)) == []
+
+
+def test_merge_from_bundles_replaces_stale_copies_and_refuses_bad_bundles(
+    cast_repo: Path, tmp_path: Path
+) -> None:
+    whole = tmp_path / "whole"
+    shutil.copytree(cast_repo, whole, symlinks=True)
+    render(whole)
+    render(cast_repo)  # what a restored cache holds
+    ep = cast_repo / "ep.txt"
+    ep.write_text(ep.read_text().replace("Did you see", "Have you seen"))
+    shutil.copyfile(ep, whole / "ep.txt")
+    render(whole)
+    bundles = []
+    for k in (1, 2):
+        render(cast_repo, shard=Shard(k, 2))
+        bundle = tmp_path / f"bundle-{k}"
+        proc = run_cli("render", "export", "ep.txt", "--shard", f"{k}/2", bundle)
+        assert proc.returncode == 0, proc.stderr
+        bundles.append(bundle)
+    assert sorted(p.name for p in (bundles[1] / "renders" / "ep").iterdir()) == [
+        "0004-beta.wav",
+        "ask-beta.wav",
+    ]
+    again = run_cli("render", "export", "ep.txt", "--shard", "1/2", bundles[1])
+    assert again.returncode == 1 and one_line_error(again.stderr, "not an empty folder")
+    # A stale copy of line 'ask' in renders/ (shard 1's checkout had it from the cache).
+    stale = cast_repo / "renders" / "ep" / "ask-beta.wav"
+    stale.write_bytes((whole / "renders" / "ep" / "0001-alpha.wav").read_bytes())
+    for path in cast_repo.glob("renders/*.shard-*"):
+        path.unlink()
+
+    # Bad bundles change nothing: an output path outside the outputs folder, a symlink.
+    lock_file = bundles[1] / "renders" / "ep.shard-2-of-2.lock.json"
+    good = lock_file.read_text()
+    lock_file.write_text(good.replace('"path": "renders/ep/ask-beta.wav"', '"path": "../x.wav"'))
+    before = snapshot(cast_repo)
+    proc = run_cli("render", "merge", "ep.txt", *bundles)
+    assert proc.returncode == 1 and one_line_error(
+        proc.stderr, "ep.shard-2-of-2.lock.json: output path '../x.wav' is not a file of"
+    ), proc.stderr
+    lock_file.write_text(good)
+    output = bundles[1] / "renders" / "ep" / "ask-beta.wav"
+    output.rename(tmp_path / "elsewhere.wav")
+    output.symlink_to(tmp_path / "elsewhere.wav")
+    proc = run_cli("render", "merge", "ep.txt", *bundles)
+    assert proc.returncode == 1 and one_line_error(proc.stderr, "ask-beta.wav: not a regular file")
+    assert snapshot(cast_repo) == before
+    output.unlink()
+    (tmp_path / "elsewhere.wav").rename(output)
+
+    proc = run_cli("render", "merge", "ep.txt", *bundles, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["copied"] == ["renders/ep/ask-beta.wav"]
+    assert (cast_repo / "renders" / "ep.lock.json").read_bytes() == (
+        whole / "renders" / "ep.lock.json"
+    ).read_bytes()
+    assert outputs(cast_repo) == outputs(whole)
