@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from refmgr.fsutil import atomic_write
 from refmgr.paths import user_cache_dir, user_config_dir
 from refmgr.project import Project
 from refmgr.tokens import sha256_file
+
+log = logging.getLogger(__name__)  # progress: shown on a terminal (refmgr.cli)
 
 Role = Literal["codec", "engine"]
 LOCATIONS_FILE = "checkpoints.toml"
@@ -102,6 +105,7 @@ def open_engine(
         open_checkpoint(project, spec.checkpoint, "engine", options) if spec.checkpoint else None
     )
     settings = getattr(project.config.engines, spec.settings_key) if spec.settings_key else None
+    log.info("loading the %s engine…", spec.id)
     engine = load_engine(spec.id, device=options.device, settings=settings, checkpoint=checkpoint)
     return engine, checkpoint.warnings if checkpoint else ()
 
@@ -251,6 +255,7 @@ def hash_files(paths: list[Path]) -> dict[Path, str]:
         if isinstance(entry, list) and entry[:2] == [st.st_size, st.st_mtime_ns]:
             result[path] = str(entry[2])
             continue
+        log.info("hashing %s (%.1f MB)…", path.name, st.st_size / 1e6)
         try:
             digest = sha256_file(path)
         except OSError as e:

@@ -35,6 +35,11 @@ class RefmgrError(Exception):
         return f"{display_path(self.path)}: {self.message}"
 
 
+class UsageError(RefmgrError):
+    """The command was called wrongly (options that do not go together, nothing to do):
+    exit status 2, like a usage error Click finds."""
+
+
 class ConfigError(RefmgrError):
     """refmgr.toml is missing, unreadable or invalid."""
 

@@ -16,6 +16,7 @@ from refmgr.config import CONFIG_FILE, Config, load_config
 from refmgr.errors import ProjectNotFoundError, RefmgrError
 
 STATE_DIR = ".refmgr"  # local, git-ignored: lock, journal, caches
+LISTEN_DIR = "listen"  # git-ignored: what decode and say write when no -o is given
 STATE_GITIGNORE = "# refmgr's local state; never committed\n*\n"
 
 
@@ -63,6 +64,10 @@ class Project:
     def tokens_relpath(self, name: str) -> str:
         """The token path as manifests record it: relative to the root, '/'-separated."""
         return f"{self.config.paths.refs}/{name}.npy"
+
+    def listen_path(self, file_name: str) -> Path:
+        """Where ``decode`` and ``say`` write without -o: listen/ (git-ignored by init)."""
+        return self.write_dir(self.root / LISTEN_DIR) / file_name
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()

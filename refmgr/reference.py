@@ -45,7 +45,9 @@ def require_valid_name(name: str) -> None:
 
 
 def load_reference(project: Project, name: str) -> Reference:
-    """The reference NAME; raises if it is unknown or its manifest is invalid."""
+    """The reference NAME (in any case, as scripts take it); raises if it is unknown or
+    its manifest is invalid."""
+    name = name.lower()  # names are lower-case by their pattern: Alpha can only be alpha
     require_valid_name(name)
     path = project.manifest_path(name)
     if not path.exists():

@@ -23,7 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click
 
 from refmgr import __version__
-from refmgr.errors import RefmgrError
+from refmgr.errors import RefmgrError, UsageError
 from refmgr.paths import log_path
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -54,6 +54,16 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Each command's first sentence, whole (wrapped), rather than cut at the width.
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -83,33 +93,73 @@ def cli(directory: Path | None, debug: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("REFMGR_DEBUG") == "1"
+    options = args[: args.index("--")] if "--" in args else args  # after --: operands only
+    debug = "--debug" in options or os.environ.get("REFMGR_DEBUG") == "1"
+    as_json = "--json" in options
+    _show_progress(not as_json and sys.stderr.isatty())
     try:
         result: Any = cli.main(args=args, prog_name="refmgr", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("refmgr: interrupted", err=True)
-        return EXIT_INTERRUPTED
+        return _fail(EXIT_INTERRUPTED, "refmgr: interrupted", as_json)
     except KeyboardInterrupt:
-        click.echo("\nrefmgr: interrupted", err=True)
-        return EXIT_INTERRUPTED
+        return _fail(EXIT_INTERRUPTED, "\nrefmgr: interrupted", as_json)
     except click.ClickException as e:
+        if as_json:
+            _emit_error(e.format_message(), e.exit_code)
         e.show()
         return e.exit_code
     except RefmgrError as e:
         if debug:
             traceback.print_exc()
-        click.echo(str(e), err=True)
-        return EXIT_PROBLEM
+        code = EXIT_USAGE if isinstance(e, UsageError) else EXIT_PROBLEM
+        return _fail(code, str(e), as_json, e.path, e.message)
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error of ours.
         sys.stderr.close()
         return EXIT_PROBLEM
     except Exception as e:
-        return _report_bug(e, debug)
+        return _report_bug(e, debug, as_json)
     return result if isinstance(result, int) else EXIT_OK
 
 
-def _report_bug(error: Exception, debug: bool) -> int:
+def _show_progress(on: bool) -> None:
+    """Long steps (hashing checkpoints, loading a model, speaking) log what they are doing
+    at INFO to the ``refmgr`` logger: shown on a terminal, never with --json or into a pipe
+    (where nothing is configured and Python drops INFO records)."""
+    if not on:
+        return
+    import logging
+
+    logger = logging.getLogger("refmgr")
+    logger.handlers = [logging.StreamHandler(sys.stderr)]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _fail(
+    code: int,
+    line: str,
+    as_json: bool,
+    path: Path | None = None,
+    message: str | None = None,
+) -> int:
+    """Report a failure: one line on stderr, and with --json one document on stdout."""
+    click.echo(line, err=True)
+    if as_json:
+        _emit_error(line.strip() if message is None else message, code, path)
+    return code
+
+
+def _emit_error(message: str, code: int, path: Path | None = None) -> None:
+    from refmgr.cli.output import emit_json, repo_relative
+
+    document: dict[str, Any] = {"error": message, "exit_code": code}
+    if path is not None:
+        document["path"] = repo_relative(path)
+    emit_json(document)
+
+
+def _report_bug(error: Exception, debug: bool, as_json: bool = False) -> int:
     if debug:
         traceback.print_exc()
         return EXIT_BUG
@@ -122,9 +172,9 @@ def _report_bug(error: Exception, debug: bool) -> int:
         saved = f"; traceback saved to {where}"
     except OSError:
         saved = "; rerun with --debug for the traceback"
-    click.echo(
+    return _fail(
+        EXIT_BUG,
         f"refmgr: internal error ({type(error).__name__}: {error}){saved}. "
         "This is a bug in refmgr; please report it.",
-        err=True,
+        as_json,
     )
-    return EXIT_BUG

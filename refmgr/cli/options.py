@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
-from refmgr.config import DEVICES, PRECISIONS
+from refmgr.config import DEVICES, PARAM_TYPES, PRECISIONS, param_problem
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 device_option = click.option(
@@ -24,3 +27,21 @@ unpinned_option = click.option(
     is_flag=True,
     help="Use checkpoint files that differ from the pins in refmgr.toml (recorded in outputs).",
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def param_option(name: str, help: str) -> Callable[[F], F]:
+    """``--NAME`` for the synthesis parameter ``name``, checked as a script line's is:
+    a value out of range is a usage error (exit 2) before anything loads."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        problem = None if value is None else param_problem(name, value)
+        if problem is not None:
+            raise click.BadParameter(problem)
+        return value
+
+    return click.option(
+        f"--{name.replace('_', '-')}", type=PARAM_TYPES[name], callback=check, help=help
+    )

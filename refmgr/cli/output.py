@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
+from refmgr.errors import ProjectNotFoundError, display_path
+
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+def repo_relative(path: str | os.PathLike[str]) -> str:
+    """A path for JSON output: relative to the voice repository's root when inside it
+    (the same whatever directory refmgr ran from), else as the user would read it."""
+    from refmgr.project import find_root
+
+    absolute = Path(os.path.abspath(path))
+    try:
+        root = find_root(Path.cwd())
+    except (ProjectNotFoundError, OSError):
+        return display_path(path)
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return display_path(path)
 
 
 def warn(message: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from refmgr.cli.options import device_option, json_option, unpinned_option
-from refmgr.cli.output import emit_json, excerpt, human_bytes, table, warn
+from refmgr.cli.output import emit_json, excerpt, human_bytes, repo_relative, table, warn
 from refmgr.errors import display_path
 
 stage_option = click.option("--stage", is_flag=True, help="Stage the changed files in git.")
@@ -228,7 +228,10 @@ def rm(names: tuple[str, ...], stage: bool, as_json: bool) -> int:
 @click.command()
 @click.argument("name")
 @click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path), help="WAV file to write."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="WAV file to write (default: listen/NAME.wav, which git ignores).",
 )
 @click.option(
     "--sample-rate", type=click.IntRange(8000, 192000), help="Resample to this rate (Hz)."
@@ -238,7 +241,7 @@ def rm(names: tuple[str, ...], stage: bool, as_json: bool) -> int:
 @json_option
 def decode(
     name: str,
-    output: Path,
+    output: Path | None,
     sample_rate: int | None,
     device: str | None,
     allow_unpinned: bool,
@@ -259,7 +262,7 @@ def decode(
     for w in result.warnings:
         warn(w)
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "output": repo_relative(result.output)})
     else:
         click.echo(
             f"decoded {name}: {result.duration_s:.1f} s at {result.sample_rate} Hz -> "

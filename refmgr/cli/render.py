@@ -48,14 +48,26 @@ class RenderGroup(click.Group):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # `render SCRIPT` is `render run SCRIPT`: its options belong on this page too.
+        run = self.commands["run"]
+        records = [
+            r
+            for p in run.get_params(ctx)
+            if isinstance(p, click.Option) and (r := p.get_help_record(ctx)) is not None
+        ]
+        with formatter.section("Options of refmgr render SCRIPT"):
+            formatter.write_dl(records)
+        super().format_options(ctx, formatter)
+
 
 @click.group(cls=RenderGroup)
 def render() -> None:
     """Render script lines in their characters' voices: refmgr render SCRIPT [OPTIONS].
 
     Only lines whose inputs changed are rendered; renders/SCRIPT.lock.json records what
-    every output was made from. See `refmgr render run --help` for the options. A script
-    that is itself named 'status', 'export', 'merge', 'mix' or 'run' is given as ./status.
+    every output was made from. A script that is itself named 'status', 'export', 'merge',
+    'mix' or 'run' is given as ./status.
     """
 
 
@@ -122,9 +134,10 @@ def run(
 ) -> int:
     """Render the lines of SCRIPT that changed into renders/SCRIPT/, and lock them."""
     from refmgr.commands.render import RenderOptions, plan_render, render_script
+    from refmgr.project import open_project
     from refmgr.store import open_for_writing
 
-    project = open_for_writing()
+    project = open_project() if dry_run else open_for_writing()
     options = RenderOptions(
         engine_id=engine_id,
         device=device,
@@ -142,7 +155,7 @@ def run(
             emit_json(_plan_json(plan))
         else:
             _print_plan(plan, selected_only=True)
-        return 0
+        return _report_refused(plan)
     bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
     try:
         result = render_script(project, script, options=options, mix=mix, gap_s=gap_s, progress=bar)
@@ -215,6 +228,12 @@ def status(
         emit_json(_plan_json(plan))
     else:
         _print_plan(plan, selected_only=False)
+    return _report_refused(plan)
+
+
+def _report_refused(plan: Plan) -> int:
+    """Lines the plan refuses (unknown character, bad reference), printed; the exit status
+    that `render status` and `render --dry-run` share: 1 if there are any."""
     refused = [Failure(s, s.error) for s in plan.steps if s.action is Action.FAILED and s.error]
     _print_failures(plan, refused)
     return 1 if refused else 0

@@ -7,8 +7,14 @@ from pathlib import Path
 import click
 
 from refmgr.backends.registry import ENGINES
-from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
-from refmgr.cli.output import emit_json, warn
+from refmgr.cli.options import (
+    device_option,
+    json_option,
+    param_option,
+    precision_option,
+    unpinned_option,
+)
+from refmgr.cli.output import emit_json, repo_relative, warn
 from refmgr.config import MAX_SEED
 from refmgr.errors import display_path
 
@@ -17,7 +23,10 @@ from refmgr.errors import display_path
 @click.argument("name")
 @click.argument("text")
 @click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path), help="WAV file to write."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="WAV file to write (default: listen/NAME-say.wav, which git ignores).",
 )
 @click.option(
     "--engine",
@@ -31,9 +40,9 @@ from refmgr.errors import display_path
     type=click.IntRange(0, MAX_SEED),
     help="Sampling seed (default: render.seed in refmgr.toml).",
 )
-@click.option("--temperature", type=float, help="Default: render.temperature.")
-@click.option("--top-p", type=float, help="Default: render.top_p.")
-@click.option("--repetition-penalty", type=float, help="Default: render.repetition_penalty.")
+@param_option("temperature", help="Default: render.temperature.")
+@param_option("top_p", help="Default: render.top_p.")
+@param_option("repetition_penalty", help="Default: render.repetition_penalty.")
 @click.option(
     "--max-new-tokens",
     type=click.IntRange(min=0),
@@ -48,7 +57,7 @@ from refmgr.errors import display_path
 def say(
     name: str,
     text: str,
-    output: Path,
+    output: Path | None,
     engine_id: str | None,
     seed: int | None,
     temperature: float | None,
@@ -87,7 +96,7 @@ def say(
     for w in result.warnings:
         warn(w)
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "output": repo_relative(result.output)})
     else:
         click.echo(
             f"said {result.duration_s:.2f} s in the voice of {name} ({result.engine}, "

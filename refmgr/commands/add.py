@@ -27,6 +27,7 @@ from refmgr.errors import (
     RefError,
     RefmgrError,
     TokenFileError,
+    UsageError,
 )
 from refmgr.manifest import (
     SCHEMA_VERSION,
@@ -101,9 +102,9 @@ def add_references(
     options: RunOptions | None = None,
 ) -> list[AddResult]:
     if not recordings:
-        raise RefmgrError("no recordings given")
+        raise UsageError("no recordings given")
     if len(recordings) > 1 and (name is not None or text is not None or text_file is not None):
-        raise RefmgrError(
+        raise UsageError(
             "--name, --text and --text-file apply to a single recording; for several, "
             "put each transcript in a .lab or .txt file beside its recording"
         )
@@ -173,6 +174,11 @@ def _allowed_codec(project: Project, codec_id: str | None) -> str:
 
 
 def _plan(recording: Path, name: str | None, text: str | None, text_file: Path | None) -> _Item:
+    # What is wrong with the recording itself comes before what is missing beside it.
+    if not os.path.lexists(recording):
+        raise AudioError("no such file", recording)
+    if recording.is_dir():
+        raise AudioError("is a directory, not a recording", recording)
     ref_name = name if name is not None else recording.stem
     problem = check_name(ref_name)
     if problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.reference import load_reference, read_codes
 from refmgr.versions import installed_version
+
+log = logging.getLogger(__name__)  # progress: shown on a terminal (refmgr.cli)
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,16 @@ class DecodeResult:
 def decode_reference(
     project: Project,
     name: str,
-    output: Path,
+    output: Path | None = None,
     *,
     sample_rate: int | None = None,
     options: RunOptions | None = None,
 ) -> DecodeResult:
+    """Decode NAME's tokens to ``output`` (default: listen/NAME.wav, git-ignored)."""
     ref = load_reference(project, name)
     codes = read_codes(project, ref)
+    if output is None:
+        output = project.listen_path(f"{ref.manifest.name}.wav")
     if output.is_dir():
         raise RefmgrError("is a directory; give a file name such as out.wav", output)
     if not output.parent.is_dir():
@@ -61,6 +67,7 @@ def decode_reference(
         spec.id, **backend_settings(project, spec.checkpoint, "codec", options or RunOptions())
     )
     warnings += _checkpoint_drift(ref.manifest.data["codec"], codec.pins())
+    log.info("decoding %s with %s…", ref.manifest.name, spec.id)
     audio = codec.decode(codes)
     rate = codec.spec.sample_rate
     if sample_rate is not None and sample_rate != rate:

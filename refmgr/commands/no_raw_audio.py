@@ -14,7 +14,7 @@ from pathlib import Path
 
 from refmgr import gitrepo
 from refmgr.config import Config
-from refmgr.errors import ProjectNotFoundError, RefmgrError
+from refmgr.errors import ProjectNotFoundError, UsageError
 from refmgr.findings import Finding
 from refmgr.project import find_root
 from refmgr.rawaudio import HEAD_BYTES, allowed, recording_kind
@@ -50,7 +50,7 @@ def check_no_raw_audio(
     elif paths:
         files = [_relative(root, p) for p in paths]
     else:
-        raise RefmgrError("give the files to check, or --staged for what is about to be committed")
+        raise UsageError("give the files to check, or --staged for what is about to be committed")
     for path in files:
         _check_file(snapshot, config, path, report)
     return AudioCheck(root, len(files), sorted(report.findings))

@@ -74,6 +74,11 @@ def _planned(
 ) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
     check_owner(project, script.name, script.source, script.path)
     spec = engine_spec(options.engine_id or project.config.engines.default)
+    # The cast first: a script none of whose voices the engine can clone from is refused
+    # before a model loads (or its checkpoint is asked for).
+    cast = cast_script(project, script, spec, require_committed=options.require_committed)
+    if cast.refused and not cast.members:
+        raise next(iter(cast.refused.values()))
     engine, _ = open_engine(
         project,
         spec,
@@ -84,7 +89,6 @@ def _planned(
         ),
     )
     try:
-        cast = cast_script(project, script, spec, require_committed=options.require_committed)
         index = _index(project, script.name)
         try:
             previous = read_lock(lock_path(project, script.name))

@@ -14,6 +14,7 @@ from refmgr.store import commit, locked
 
 def remove_references(project: Project, names: Sequence[str], *, stage: bool = False) -> list[str]:
     """Remove every named reference as one change; returns the paths removed."""
+    names = [name.lower() for name in names]  # as scripts and load_reference take them
     for name in names:
         require_valid_name(name)
     removals: list[Path] = []

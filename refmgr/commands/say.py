@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.reference import load_reference, voice_reference
 from refmgr.render.plan import synthesis_params
+
+log = logging.getLogger(__name__)  # progress: shown on a terminal (refmgr.cli)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def say(
     project: Project,
     name: str,
     text: str,
-    output: Path,
+    output: Path | None,
     *,
     engine_id: str | None = None,
     params: Mapping[str, float] | None = None,
@@ -54,6 +57,7 @@ def say(
 ) -> SayResult:
     """``params`` override refmgr.toml's [render] parameters; ``engine_id`` None: the
     engine ``render`` would use for this reference (see ``default_engine``)."""
+    name = name.lower()  # as scripts take it: reference names are lower-case
     given = dict(params or {})
     chosen = synthesis_params(project.config.render, given)
     ref = load_reference(project, name)
@@ -76,6 +80,8 @@ def say(
         raise ConfigError(f"render.{problem}", project.config_path)
     if not text.strip():
         raise RefmgrError("the text to speak is empty")
+    if output is None:
+        output = project.listen_path(f"{ref.manifest.name}-say.wav")
     if output.is_dir():
         raise RefmgrError("is a directory; give a file name such as line.wav", output)
     if not output.parent.is_dir():
@@ -83,6 +89,7 @@ def say(
 
     engine, warnings = open_engine(project, spec, options or RunOptions())
     try:
+        log.info("speaking %d characters as %s with %s…", len(text), name, spec.id)
         synthesis = engine.synthesize(voice, text, chosen)
         pins = engine.pins()
     finally:

@@ -81,22 +81,31 @@ def summarize(data: bytes, path: Path, *, codec_id: str | None = None) -> list[s
 def _codec(
     codes: np.ndarray[Any, Any], dtype: str, codec_id: str | None
 ) -> tuple[CodecSpec | None, str]:
-    if codec_id is not None:
-        return codec_spec(codec_id), "given"
     if codes.ndim != 2:
         return None, "not a (codebooks, frames) array"
-    fits = [
-        spec
-        for _, spec in sorted(CODECS.items())
-        if spec.n_codebooks == codes.shape[0]
-        and spec.storage_dtype == dtype
-        and _within(codes, spec.code_ranges)
-    ]
+    if codec_id is not None:
+        given = codec_spec(codec_id)
+        if not _fits(given, codes, dtype):
+            # No duration then: another codec's frame rate would give a wrong one.
+            return None, (
+                f"given as {codec_id}, but {codec_id} makes {given.n_codebooks} codebooks of "
+                f"{given.storage_dtype} codes within its ranges, not these"
+            )
+        return given, "given"
+    fits = [spec for _, spec in sorted(CODECS.items()) if _fits(spec, codes, dtype)]
     if not fits:
         return None, f"no registered codec makes {codes.shape[0]} codebooks of {dtype} codes"
     if len(fits) > 1:
         return fits[0], "inferred, also fits " + ", ".join(s.id for s in fits[1:])
     return fits[0], "inferred from codebooks, dtype and code ranges"
+
+
+def _fits(spec: CodecSpec, codes: np.ndarray[Any, Any], dtype: str) -> bool:
+    return (
+        spec.n_codebooks == codes.shape[0]
+        and spec.storage_dtype == dtype
+        and _within(codes, spec.code_ranges)
+    )
 
 
 def _within(codes: np.ndarray[Any, Any], ranges: tuple[tuple[int, int], ...]) -> bool:

@@ -17,7 +17,7 @@ from refmgr.backends.registry import codec_spec
 from refmgr.errors import BackendError, GitError, RefmgrError
 from refmgr.project import Project
 from refmgr.reference import Reference, known_names, reference_from_manifest, voice_reference
-from refmgr.render.script import Script, ScriptLine
+from refmgr.render.script import Script, ScriptLine, raise_all
 from refmgr.store import locked
 
 
@@ -55,10 +55,14 @@ def cast_script(
     first_lines: dict[str, ScriptLine] = {}
     for line in script.lines:
         first_lines.setdefault(line.character, line)
-    for character, line in first_lines.items():
-        if character not in known:
-            listed = ", ".join(sorted(known)) or "none yet; add one with: refmgr add"
-            raise script.error(line, f"unknown character '{character}' (known: {listed})")
+    listed = ", ".join(sorted(known)) or "none yet; add one with: refmgr add"
+    raise_all(
+        [
+            script.error(line, f"unknown character '{character}' (known: {listed})")
+            for character, line in first_lines.items()
+            if character not in known
+        ]
+    )
     members: dict[str, Member] = {}
     refused: dict[str, RefmgrError] = {}
     # Under the repository lock: an `add --force` running beside us cannot hand us a

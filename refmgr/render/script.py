@@ -39,6 +39,25 @@ class ScriptError(RefmgrError):
         return f"{display_path(self.path or '')}:{self.line}:{self.column}: {self.message}"
 
 
+class ScriptErrors(RefmgrError):
+    """Every problem found in a script, in line order: one ``script.txt:LINE:COL:`` line
+    each, so that one run shows all there is to fix."""
+
+    def __init__(self, errors: list[ScriptError]) -> None:
+        super().__init__(errors[0].message, errors[0].path)
+        self.errors = sorted(errors, key=lambda e: (e.line, e.column))
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def raise_all(errors: list[ScriptError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ScriptErrors(errors)
+
+
 @dataclass(frozen=True)
 class ScriptLine:
     index: int  # 1-based position among the utterances
@@ -114,36 +133,48 @@ def parse_script(raw: bytes, path: Path, *, source: str | None = None) -> Script
     name = script_name(path)
     text = _decode(raw, path)
     lines: list[ScriptLine] = []
+    errors: list[ScriptError] = []
     seen_ids: dict[str, int] = {}
     seen_stems: dict[str, int] = {}
     for number, content in enumerate(text.split("\n"), start=1):
         content = content.rstrip("\r")
         if not content.strip() or content.lstrip().startswith("#"):
             continue
-        line = _parse_line(content, number, len(lines) + 1, path)
+        try:
+            line = _parse_line(content, number, len(lines) + len(errors) + 1, path)
+        except ScriptError as e:
+            errors.append(e)  # and go on: every problem is reported at once
+            continue
         if line.id is not None:
             folded = line.id.lower()  # ids become file names: keep them apart on any filesystem
             if folded in seen_ids:
-                raise ScriptError(
-                    f"duplicate line id '{line.id}' (first used on line {seen_ids[folded]})",
-                    path,
-                    number,
-                    content.index("[") + 2,
+                errors.append(
+                    ScriptError(
+                        f"duplicate line id '{line.id}' (first used on line {seen_ids[folded]})",
+                        path,
+                        number,
+                        content.index("[") + 2,
+                    )
                 )
+                continue
             seen_ids[folded] = number
         # "[a-b] c:" and "[a] b-c:" both make a-b-c.wav; case-folded, as for ids.
         stem = line.stem.lower()
         if stem in seen_stems:
             column = content.index("[") + 2 if line.id is not None else line.character_column
-            raise ScriptError(
-                f"output name '{line.stem}' is also that of line {seen_stems[stem]}: both "
-                f"would write {line.stem}.wav; give one of them another id",
-                path,
-                number,
-                column,
+            errors.append(
+                ScriptError(
+                    f"output name '{line.stem}' is also that of line {seen_stems[stem]}: both "
+                    f"would write {line.stem}.wav; give one of them another id",
+                    path,
+                    number,
+                    column,
+                )
             )
+            continue
         seen_stems[stem] = number
         lines.append(line)
+    raise_all(errors)
     if not lines:
         raise RefmgrError("script has no lines to render (expected 'NAME: text' lines)", path)
     return Script(path=path, name=name, lines=tuple(lines), source=source or path.name)
