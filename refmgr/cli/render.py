@@ -11,7 +11,7 @@ import click
 
 from refmgr.backends.registry import ENGINES
 from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
-from refmgr.cli.output import emit_json, table
+from refmgr.cli.output import emit_json, repo_relative, table
 from refmgr.config import MAX_GAP_S, MAX_SEED
 from refmgr.errors import RefmgrError, display_path
 from refmgr.render.plan import Action, Plan, Shard, Step
@@ -174,8 +174,8 @@ def run(
                     {"id": f.step.line.label, "line": f.step.line.line, "error": str(f.error)}
                     for f in outcome.failures
                 ],
-                "lock": display_path(outcome.lock) if outcome.lock else None,
-                "mix": None if result.mix is None else display_path(result.mix.path),
+                "lock": repo_relative(outcome.lock) if outcome.lock else None,
+                "mix": None if result.mix is None else repo_relative(result.mix.path),
                 "seconds": round(outcome.seconds, 3),
             }
         )
@@ -256,7 +256,7 @@ def export(script: Path, shard: Shard, folder: Path, as_json: bool) -> int:
 
     files = export_shard(open_project(), script, shard, folder)
     if as_json:
-        emit_json({"folder": display_path(folder), "files": files})
+        emit_json({"folder": repo_relative(folder), "files": files})
     else:
         click.echo(f"exported shard {shard}: {len(files)} files -> {display_path(folder)}/")
     return 0
@@ -281,8 +281,8 @@ def merge(script: Path, bundles: tuple[Path, ...], as_json: bool) -> int:
     if as_json:
         emit_json(
             {
-                "lock": display_path(result.lock),
-                "shards": [display_path(p) for p in result.shards],
+                "lock": repo_relative(result.lock),
+                "shards": [repo_relative(p) for p in result.shards],
                 "entries": result.entries,
                 "missing": result.missing,
                 "copied": result.copied,
@@ -326,7 +326,7 @@ def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) 
     if as_json:
         emit_json(
             {
-                "mix": display_path(result.path),
+                "mix": repo_relative(result.path),
                 "lines": result.lines,
                 "duration_s": result.duration_s,
                 "sample_rate": result.sample_rate,
@@ -387,7 +387,7 @@ def _print_failures(plan: Plan, failures: list[Failure]) -> None:
 
 def _plan_json(plan: Plan) -> dict[str, Any]:
     return {
-        "script": display_path(plan.script.path),
+        "script": repo_relative(plan.script.path),
         "engine": plan.engine.id,
         "draft": plan.engine.draft,
         "shard": None if plan.shard is None else str(plan.shard),
