@@ -78,7 +78,10 @@ def _planned(
     # before a model loads (or its checkpoint is asked for).
     cast = cast_script(project, script, spec, require_committed=options.require_committed)
     if cast.refused and not cast.members:
-        raise next(iter(cast.refused.values()))
+        refusals = list(cast.refused.values())
+        if len(refusals) == 1:
+            raise refusals[0]
+        raise RefmgrError("\n".join(str(e) for e in refusals))  # one line per voice
     engine, _ = open_engine(
         project,
         spec,

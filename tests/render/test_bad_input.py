@@ -119,16 +119,17 @@ def test_engine_that_cannot_use_the_references_codec(
         draft=False,
     )
     monkeypatch.setitem(registry.ENGINES, "fish-like", fish_like)
-    result = render(cast_repo, engine_id="fish-like")
-    assert not result.ok and result.run.rendered == []
-    errors = {str(s.error) for s in result.plan.steps}
-    assert errors == {
+    # No voice of the script can be cloned: refused before the engine (and its checkpoint)
+    # is opened, with one line per voice, and nothing is written.
+    with pytest.raises(RefmgrError) as refused:
+        render(cast_repo, engine_id="fish-like")
+    assert str(refused.value).splitlines() == [
         f"manifests/{name}.json: engine 'fish-like' cannot clone from codec2-3200 tokens "
         "(it takes codec families: fish-s1); re-add the reference with a codec it takes, "
         "or render with another --engine"
         for name in ("alpha", "beta")
-    }
-    assert len(read_lock(cast_repo)["missing"]) == 5
+    ]
+    assert not (cast_repo / "renders").exists()
 
 
 def test_an_engine_failure_fails_its_line_only(
