@@ -91,9 +91,9 @@ def environment(config_dir: Path | None, device: str, stubs: bool) -> dict[str, 
 
 
 def worker_refmgr_lines(args: argparse.Namespace) -> dict[str, Any]:
-    from refmgr.backends.base import SynthesisParams
     from refmgr.backends.registry import ENGINES
     from refmgr.checkpoints import RunOptions, open_engine
+    from refmgr.params import SynthesisParams
     from refmgr.project import open_project
     from refmgr.reference import load_reference, voice_reference
 

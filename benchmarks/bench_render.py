@@ -25,11 +25,11 @@ from pathlib import Path
 
 import soundfile
 
-from refmgr.backends.base import SynthesisParams
 from refmgr.backends.espeak import Voice, speak_float
 from refmgr.backends.registry import load_engine
 from refmgr.commands.add import add_references
 from refmgr.commands.init import init_repository
+from refmgr.params import SynthesisParams
 from refmgr.project import open_project
 from refmgr.render.cast import cast_script
 from refmgr.render.script import read_script

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from refmgr.backends.registry import CODECS, ENGINES, checkpoint_layouts
 from refmgr.errors import ConfigError
+from refmgr.params import DEFAULTS, PARAM_TYPES, param_problem
 
 CONFIG_FILE = "refmgr.toml"
 SCHEMA_VERSION = 1
@@ -108,45 +110,19 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class RenderSettings:
-    # Synthesis parameters of every line unless the script or --seed says otherwise.
-    seed: int = 0
-    temperature: float = 0.7
-    top_p: float = 0.7
-    repetition_penalty: float = 1.2
-    max_new_tokens: int = 1024
+    # Synthesis parameters of every line unless the script or --seed says otherwise; the
+    # names and defaults are those of refmgr.params (a test keeps the two equal).
+    seed: int = DEFAULTS.seed
+    temperature: float = DEFAULTS.temperature
+    top_p: float = DEFAULTS.top_p
+    repetition_penalty: float = DEFAULTS.repetition_penalty
+    max_new_tokens: int = DEFAULTS.max_new_tokens
     gap_s: float = 0.5  # silence between lines in `render --mix`
 
 
 # The longest pause between lines in a mix: longer is a typo (1e12), not a pause, and the
 # silence is allocated in memory.
 MAX_GAP_S = 60.0
-
-
-# The synthesis parameters (SynthesisParams) and what a valid value is. Shared by
-# [render] here, `render --seed` and the per-line overrides of scripts.
-PARAM_TYPES: dict[str, type] = {
-    "seed": int,
-    "temperature": float,
-    "top_p": float,
-    "repetition_penalty": float,
-    "max_new_tokens": int,
-}
-MAX_SEED = 2**32 - 1  # what every engine's generator accepts (numpy's is the narrowest)
-
-
-def param_problem(name: str, value: float) -> str | None:
-    """Why ``value`` is not a valid synthesis parameter ``name``, or None."""
-    if name == "seed" and not 0 <= value <= MAX_SEED:
-        return f"seed must be between 0 and {MAX_SEED}, not {value}"
-    if name == "temperature" and not value > 0:
-        return f"temperature must be above 0, not {value}"
-    if name == "top_p" and not 0 < value <= 1:
-        return f"top_p must be above 0 and at most 1, not {value}"
-    if name == "repetition_penalty" and not value > 0:
-        return f"repetition_penalty must be above 0, not {value}"
-    if name == "max_new_tokens" and not value >= 1:
-        return f"max_new_tokens must be at least 1, not {value}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -263,8 +239,6 @@ def _unknown_key(full: str, key: str, known: list[str]) -> str:
 
 
 def _check_semantics(config: Config, path: Path) -> None:
-    from refmgr.backends.registry import CODECS, ENGINES
-
     if config.engines.default not in ENGINES:
         raise ConfigError(
             f"engines.default: unknown engine '{config.engines.default}' "
@@ -338,8 +312,6 @@ def _check_semantics(config: Config, path: Path) -> None:
 
 
 def _check_model(model: str, settings: ModelSettings, path: Path) -> None:
-    from refmgr.backends.registry import checkpoint_layouts
-
     layouts = checkpoint_layouts()
     where = f"models.{model}"
     if model not in layouts:

@@ -75,3 +75,16 @@ def test_non_utf8_config(tmp_path: Path) -> None:
     path.write_bytes(b"schema_version = 1\n# \xff\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(path)
+
+
+def test_render_settings_are_the_synthesis_parameters_plus_the_gap() -> None:
+    """refmgr.params is the one definition: [render] has exactly its parameters, with its
+    defaults, and the gap between lines."""
+    import dataclasses
+
+    from refmgr.config import RenderSettings
+    from refmgr.params import DEFAULTS, PARAM_TYPES, SynthesisParams
+
+    settings = RenderSettings()
+    assert [f.name for f in dataclasses.fields(RenderSettings)] == [*PARAM_TYPES, "gap_s"]
+    assert SynthesisParams(**{name: getattr(settings, name) for name in PARAM_TYPES}) == DEFAULTS

@@ -33,7 +33,7 @@ def test_say_uses_the_engine_render_would(alpha: Path, tmp_path: Path) -> None:
     [
         (["--engine", "nope"], "'nope' is not one of 'draft', 'fish-1.5', 'fish-s1'"),
         (["--seed", "99999999999999999999"], "--seed"),
-        (["--seed", "-5"], "-5 is not in the range 0<=x<=4294967295"),
+        (["--seed", "-5"], "seed must be between 0 and 4294967295, not -5"),
         (["--max-new-tokens", "-1"], "--max-new-tokens"),
     ],
 )

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from refmgr.config import param_problem
+from refmgr.params import SynthesisParams, param_problem
 
 FloatAudio = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.integer[Any]]
@@ -164,17 +164,6 @@ class VoiceReference:
     language: str | None
     # The manifest's voice profile (f0_median_hz, speaking_rate_wpm); values may be None.
     profile: Mapping[str, float | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SynthesisParams:
-    # No defaults here: the project's defaults live in refmgr.toml [render], so that one
-    # place decides them and every value that reaches an engine is in the cache key.
-    seed: int
-    temperature: float
-    top_p: float
-    repetition_penalty: float
-    max_new_tokens: int
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from refmgr.backends.base import EngineSpec, Synthesis, SynthesisParams, VoiceReference
+from refmgr.backends.base import EngineSpec, Synthesis, VoiceReference
 from refmgr.backends.espeak import Voice, library_version, speak
 from refmgr.errors import BackendError
+from refmgr.params import SynthesisParams
 
 # Bump when the tables or the way they are used change: every draft line renders again.
 CALIBRATION = "2026-1"

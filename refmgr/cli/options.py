@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
-from refmgr.config import DEVICES, PARAM_TYPES, PRECISIONS, param_problem
+from refmgr.config import DEVICES, PRECISIONS
+from refmgr.params import PARAM_TYPES, param_problem
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 device_option = click.option(

@@ -12,8 +12,9 @@ import click
 from refmgr.backends.registry import ENGINES
 from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
 from refmgr.cli.output import emit_json, repo_relative, table
-from refmgr.config import MAX_GAP_S, MAX_SEED
+from refmgr.config import MAX_GAP_S
 from refmgr.errors import RefmgrError, display_path
+from refmgr.params import MAX_SEED
 from refmgr.render.plan import Action, Plan, Shard, Step
 from refmgr.render.runner import Failure, RunResult
 

@@ -15,7 +15,6 @@ from refmgr.cli.options import (
     unpinned_option,
 )
 from refmgr.cli.output import emit_json, repo_relative, warn
-from refmgr.config import MAX_SEED
 from refmgr.errors import display_path
 
 
@@ -35,11 +34,7 @@ from refmgr.errors import display_path
     help="Engine (default: engines.default in refmgr.toml if it takes NAME's codec, else the "
     "engine made for NAME's codec).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    help="Sampling seed (default: render.seed in refmgr.toml).",
-)
+@param_option("seed", help="Sampling seed (default: render.seed in refmgr.toml).")
 @param_option("temperature", help="Default: render.temperature.")
 @param_option("top_p", help="Default: render.top_p.")
 @param_option("repetition_penalty", help="Default: render.repetition_penalty.")

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.audio import wav_bytes
-from refmgr.backends.base import EngineSpec, SynthesisParams
+from refmgr.backends.base import EngineSpec
 from refmgr.backends.registry import ENGINES, codec_spec, engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.errors import BackendError, ConfigError, RefmgrError
 from refmgr.fsutil import atomic_write
+from refmgr.params import SynthesisParams
 from refmgr.project import Project
 from refmgr.reference import load_reference, voice_reference
 from refmgr.render.plan import synthesis_params

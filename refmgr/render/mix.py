@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from refmgr.audio import resample, wav_bytes
-from refmgr.config import MAX_GAP_S, PARAM_TYPES, RenderSettings
+from refmgr.config import MAX_GAP_S, RenderSettings
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write, remove_temporaries
+from refmgr.params import PARAM_TYPES
 from refmgr.project import Project
 from refmgr.render.output import SUFFIX, OutputFacts
 from refmgr.render.plan import Plan, output_of, synthesis_params

@@ -18,9 +18,10 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from refmgr.backends.base import EngineSpec, SynthesisParams
-from refmgr.config import PARAM_TYPES, RenderSettings
+from refmgr.backends.base import EngineSpec
+from refmgr.config import RenderSettings
 from refmgr.errors import RefmgrError
+from refmgr.params import SynthesisParams, with_overrides
 from refmgr.project import Project
 from refmgr.render.cast import Cast
 from refmgr.render.output import SUFFIX, OutputFacts, OutputIndex, read_outputs
@@ -112,10 +113,7 @@ def line_params(settings: RenderSettings, line: ScriptLine, seed: int | None) ->
 
 def synthesis_params(settings: RenderSettings, overrides: Mapping[str, float]) -> SynthesisParams:
     """refmgr.toml's [render] parameters, with ``overrides`` (other keys are ignored)."""
-    values: dict[str, float] = {name: getattr(settings, name) for name in PARAM_TYPES}
-    values.update((k, v) for k, v in overrides.items() if k in PARAM_TYPES)
-    # int() / float(): 1 and 1.0 must give the same key.
-    return SynthesisParams(**{k: PARAM_TYPES[k](v) for k, v in values.items()})
+    return with_overrides(settings, overrides)
 
 
 def key_document(

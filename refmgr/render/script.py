@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refmgr.config import MAX_GAP_S, PARAM_TYPES, param_problem
+from refmgr.config import MAX_GAP_S
 from refmgr.errors import RefmgrError, display_path
+from refmgr.params import PARAM_TYPES, param_problem
 
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

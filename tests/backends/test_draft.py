@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from refmgr.backends.base import SynthesisParams, VoiceReference
+from refmgr.backends.base import VoiceReference
 from refmgr.backends.draft import DraftEngine
 from refmgr.backends.espeak import Voice
 from refmgr.backends.registry import ENGINES, load_engine
 from refmgr.config import DraftEngineSettings
 from refmgr.errors import BackendError
 from refmgr.manifest import dump_manifest, load_manifest
+from refmgr.params import SynthesisParams
 from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes
 from refmgr.voice import voice_profile

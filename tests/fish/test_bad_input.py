@@ -246,8 +246,9 @@ def test_cuda_asked_for_in_refmgr_toml(s1_repo: Path, recording: RecordingFactor
 def test_say_checks_the_engines_parameter_rules_before_loading_a_model(
     alpha: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from refmgr.backends.base import Synthesis, SynthesisParams
+    from refmgr.backends.base import Synthesis
     from refmgr.backends.fish.engine import FishEngine
+    from refmgr.params import SynthesisParams
 
     def no_model(*args: object) -> None:
         raise AssertionError("a model was loaded for parameters the engine cannot take")

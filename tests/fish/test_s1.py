@@ -12,10 +12,11 @@ import pytest
 import soundfile
 
 import refmgr.backends.fish._adapter as adapter
-from refmgr.backends.base import SynthesisParams, VoiceReference
+from refmgr.backends.base import VoiceReference
 from refmgr.backends.registry import ENGINES
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.commands.add import add_references
+from refmgr.params import SynthesisParams
 from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes, voice_reference
 from refmgr.tokens import sha256_file
@@ -134,7 +135,7 @@ def test_generated_codes_repeat_with_the_seed(alpha: Path, s1_checkpoint: TinyCh
     codes = torch.from_numpy(reference.codes.astype(np.int64))
 
     def generate(seed: int) -> torch.Tensor:
-        sampling = adapter.Sampling(seed, 0.7, 0.7, 1.2, 10)
+        sampling = SynthesisParams(seed, 0.7, 0.7, 1.2, 10)
         (segment,) = model.generate(TEXT, reference.transcript, codes, sampling)
         return segment
 

@@ -40,6 +40,7 @@ import torch
 
 from refmgr.backends.registry import FIREFLY_GENERATOR, codec_spec
 from refmgr.errors import BackendError
+from refmgr.params import SynthesisParams
 from refmgr.versions import installed_version
 
 S1 = "fish-s1"
@@ -256,15 +257,6 @@ def _load_errors(path: Path) -> Iterator[None]:
 # --- text-to-semantic models ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sampling:
-    seed: int
-    temperature: float
-    top_p: float
-    repetition_penalty: float
-    max_new_tokens: int
-
-
 @dataclass
 class SemanticModel:
     model: str
@@ -277,7 +269,7 @@ class SemanticModel:
         return int(self.module.config.max_seq_len)
 
     def generate(
-        self, text: str, transcript: str, codes: torch.Tensor, sampling: Sampling
+        self, text: str, transcript: str, codes: torch.Tensor, sampling: SynthesisParams
     ) -> list[torch.Tensor]:
         """Semantic codes [n_codebooks, N] for each segment upstream splits TEXT into."""
         if self.model == S1:
@@ -285,7 +277,7 @@ class SemanticModel:
         return self._generate_v15(text, transcript, codes, sampling)
 
     def _generate_s1(
-        self, text: str, transcript: str, codes: torch.Tensor, sampling: Sampling
+        self, text: str, transcript: str, codes: torch.Tensor, sampling: SynthesisParams
     ) -> list[torch.Tensor]:
         from fish_speech.models.text2semantic.inference import generate_long
 
@@ -301,7 +293,7 @@ class SemanticModel:
         return self._collect(responses)
 
     def _generate_v15(
-        self, text: str, transcript: str, codes: torch.Tensor, sampling: Sampling
+        self, text: str, transcript: str, codes: torch.Tensor, sampling: SynthesisParams
     ) -> list[torch.Tensor]:
         from fish_speech_lib.fish_speech.models.text2semantic.inference import generate_long
 
@@ -314,7 +306,7 @@ class SemanticModel:
         )
         return self._collect(responses)
 
-    def _arguments(self, text: str, transcript: str, sampling: Sampling) -> dict[str, Any]:
+    def _arguments(self, text: str, transcript: str, sampling: SynthesisParams) -> dict[str, Any]:
         """The generate_long arguments both libraries take alike."""
         return {
             "model": self.module,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from refmgr.backends.base import EngineSpec, Synthesis, SynthesisParams, VoiceReference
+from refmgr.backends.base import EngineSpec, Synthesis, VoiceReference
 from refmgr.backends.fish import _adapter
 from refmgr.backends.fish.device import (
     free_cached_memory,
@@ -26,6 +26,7 @@ from refmgr.backends.fish.device import (
 from refmgr.backends.registry import codec_spec
 from refmgr.checkpoints import Checkpoint
 from refmgr.errors import BackendError
+from refmgr.params import SynthesisParams
 
 SAMPLE_RATE = 44100
 
@@ -75,16 +76,9 @@ class FishEngine:
     ) -> Synthesis:
         codec, llm = self._loaded()
         codes = self._check(reference, text, params)
-        sampling = _adapter.Sampling(
-            seed=params.seed,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            repetition_penalty=params.repetition_penalty,
-            max_new_tokens=params.max_new_tokens,
-        )
         line = text if len(text) <= 60 else text[:59] + "…"
         try:
-            segments = llm.generate(text, reference.transcript, codes, sampling)
+            segments = llm.generate(text, reference.transcript, codes, params)
             audio = [codec.decode(segment) for segment in segments if segment.shape[1] > 0]
         except _adapter.ContextTooLong as e:
             raise BackendError(
