@@ -7,6 +7,7 @@ stricter (``backends.base.ParamRules``); nothing may be looser.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -35,6 +36,8 @@ PARAM_TYPES: dict[str, type] = {
 
 def param_problem(name: str, value: float) -> str | None:
     """Why ``value`` is not a valid synthesis parameter ``name``, or None."""
+    if not math.isfinite(value):
+        return f"{name} must be a finite number, not {value}"
     if name == "seed" and not 0 <= value <= MAX_SEED:
         return f"seed must be between 0 and {MAX_SEED}, not {value}"
     if name == "temperature" and not value > 0:

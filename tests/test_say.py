@@ -35,6 +35,11 @@ def test_say_uses_the_engine_render_would(alpha: Path, tmp_path: Path) -> None:
         (["--seed", "99999999999999999999"], "--seed"),
         (["--seed", "-5"], "seed must be between 0 and 4294967295, not -5"),
         (["--max-new-tokens", "-1"], "--max-new-tokens"),
+        # Outside what any engine takes: a usage error, before anything loads.
+        (["--temperature", "nan"], "temperature must be a finite number, not nan"),
+        (["--temperature", "0"], "temperature must be above 0, not 0.0"),
+        (["--top-p", "1.5"], "top_p must be above 0 and at most 1, not 1.5"),
+        (["--repetition-penalty", "inf"], "repetition_penalty must be a finite number, not inf"),
     ],
 )
 def test_say_usage_errors(alpha: Path, tmp_path: Path, args: list[str], problem: str) -> None:
@@ -46,10 +51,6 @@ def test_say_usage_errors(alpha: Path, tmp_path: Path, args: list[str], problem:
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        (["--temperature", "nan"], "temperature must be a finite number, not nan"),
-        (["--temperature", "0"], "temperature must be above 0, not 0.0"),
-        (["--top-p", "1.5"], "top_p must be above 0 and at most 1, not 1.5"),
-        (["--repetition-penalty", "inf"], "repetition_penalty must be a finite number, not inf"),
         # 0 means "up to the model's context": the fish engines take it, draft does not.
         (["--max-new-tokens", "0"], "max_new_tokens must be at least 1 with the draft engine"),
     ],
