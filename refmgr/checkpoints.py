@@ -38,6 +38,7 @@ from refmgr.fsutil import atomic_write
 from refmgr.paths import user_cache_dir, user_config_dir
 from refmgr.project import Project
 from refmgr.tokens import sha256_file
+from refmgr.tomledit import REMOVE, Key, edit
 
 log = logging.getLogger(__name__)  # progress: shown on a terminal (refmgr.cli)
 
@@ -225,14 +226,17 @@ def user_locations() -> dict[str, Path]:
 def remember_location(model: str, directory: Path | None) -> Path:
     """Record (or with None forget) where MODEL's checkpoint is on this machine."""
     path = user_config_dir() / LOCATIONS_FILE
-    locations = {k: v for k, v in user_locations().items() if k != model}
-    if directory is not None:
-        locations[model] = directory
-    lines = ["# Where model checkpoints are on this machine; written by `refmgr model pin`."]
-    for name in sorted(locations):
-        lines += ["", f"[{json.dumps(name)}]", f"path = {json.dumps(str(locations[name]))}"]
+    user_locations()  # a broken file is reported, never overwritten
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        text = "# Where model checkpoints are on this machine; written by `refmgr model pin`.\n"
+    # Edited in place, as refmgr.toml is: the user's comments and other entries stay.
+    changes: dict[Key, Any] = (
+        {(model,): REMOVE} if directory is None else {(model, "path"): str(directory)}
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, ("\n".join(lines) + "\n").encode())
+    atomic_write(path, edit(text, changes).encode())
     return path
 
 

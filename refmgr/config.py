@@ -15,6 +15,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from refmgr.backends.registry import CODECS, ENGINES, checkpoint_layouts
 from refmgr.errors import ConfigError
 from refmgr.params import DEFAULTS, PARAM_TYPES, param_problem
+from refmgr.tomledit import Key, edit
 
 CONFIG_FILE = "refmgr.toml"
 SCHEMA_VERSION = 1
@@ -357,6 +359,19 @@ def _check_model(model: str, settings: ModelSettings, path: Path) -> None:
 def checkpoint_env_var(model: str) -> str:
     """The environment variable that points at MODEL's checkpoint: REFMGR_CHECKPOINT_FISH_S1."""
     return "REFMGR_CHECKPOINT_" + re.sub(r"[^A-Z0-9]", "_", model.upper())
+
+
+def edited_config(path: Path, changes: Mapping[Key, Any], expected: Config) -> bytes:
+    """The bytes of refmgr.toml at ``path`` with ``changes`` made in place (comments, order
+    and layout kept: see refmgr.tomledit). What is written must read back as ``expected``."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", path) from None
+    data = edit(text, changes).encode()
+    if parse_config_bytes(data, path) != expected:  # a bug in the edit, never the user's
+        raise AssertionError(f"editing {path.name} in place did not give the intended config")
+    return data
 
 
 def dump_config(config: Config) -> str:

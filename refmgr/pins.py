@@ -27,6 +27,11 @@ def installed_pin(codec_id: str) -> CodecPin | None:
     return None if version is None else CodecPin(library_version=version)
 
 
+def pin_table(pin: CodecPin) -> dict[str, Any]:
+    """A codec pin as its refmgr.toml table."""
+    return {k: v for k, v in dataclasses.asdict(pin).items() if v is not None}
+
+
 def with_pin(config: Config, codec_id: str, pin: CodecPin) -> Config:
     pins = {**config.codecs.pins, codec_id: pin}
     codecs = dataclasses.replace(config.codecs, pins=dict(sorted(pins.items())))

@@ -19,7 +19,7 @@ from refmgr.audio import read_recording, resample
 from refmgr.backends.base import Codec
 from refmgr.backends.registry import codec_spec, load_codec
 from refmgr.checkpoints import RunOptions, backend_settings
-from refmgr.config import dump_config, load_config
+from refmgr.config import edited_config, load_config
 from refmgr.errors import (
     AudioError,
     BackendError,
@@ -36,12 +36,13 @@ from refmgr.manifest import (
     dump_manifest,
     validate_data,
 )
-from refmgr.pins import installed_pin, require_installed_matches, with_pin
+from refmgr.pins import installed_pin, pin_table, require_installed_matches, with_pin
 from refmgr.project import Project
 from refmgr.reference import check_code_ranges
 from refmgr.store import commit, locked
 from refmgr.timestamps import utc_now
 from refmgr.tokens import encode_npy
+from refmgr.tomledit import Key
 from refmgr.versions import installed_version
 from refmgr.voice import voice_profile
 
@@ -158,7 +159,9 @@ def _first_pin(project: Project, codec_id: str) -> list[tuple[Path, bytes]]:
     pin = installed_pin(codec_id)
     if codec_id in config.codecs.pins or pin is None:
         return []
-    return [(project.config_path, dump_config(with_pin(config, codec_id, pin)).encode())]
+    changes: dict[Key, Any] = {("codecs", "pins", codec_id): pin_table(pin)}
+    edited = edited_config(project.config_path, changes, with_pin(config, codec_id, pin))
+    return [(project.config_path, edited)]
 
 
 def _allowed_codec(project: Project, codec_id: str | None) -> str:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from refmgr.backends.registry import CODECS, checkpoint_layouts
 from refmgr.checkpoints import check_present, checkpoint_files, hash_files, remember_location
-from refmgr.config import ModelSettings, dump_config, load_config, parse_config
+from refmgr.config import ModelSettings, edited_config, load_config
 from refmgr.errors import BackendError, RefmgrError
 from refmgr.project import Project
 from refmgr.store import commit, locked
+from refmgr.tomledit import REMOVE, Key
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,14 @@ def pin_checkpoint(project: Project, model: str, directory: Path) -> PinResult:
         config = dataclasses.replace(
             config, codecs=codecs, models={**config.models, model: settings}
         )
-        text = dump_config(config)
-        parse_config(tomllib.loads(text), project.config_path)  # what we write, we can read
-        commit(project, writes=[(project.config_path, text.encode())])
+        changes: dict[Key, Any] = {
+            ("models", model, "path"): REMOVE if settings.path is None else settings.path,
+            ("models", model, "files"): dict(sorted(files.items())),
+        }
+        if allowed_codec:
+            changes["codecs", "allowed"] = list(codecs.allowed)
+        data = edited_config(project.config_path, changes, config)
+        commit(project, writes=[(project.config_path, data)])
     location = "refmgr.toml" if inside else str(remember_location(model, absolute))
     changed = tuple(
         sorted(n for n in {*before.files, *files} if before.files.get(n) != files.get(n))

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from refmgr.backends.registry import codec_spec
-from refmgr.config import CodecPin, dump_config, load_config
+from refmgr.config import CodecPin, edited_config, load_config
 from refmgr.errors import ConfigError, RefmgrError
 from refmgr.manifest import Manifest
-from refmgr.pins import stale_pins, with_pin
+from refmgr.pins import pin_table, stale_pins, with_pin
 from refmgr.project import Project
 from refmgr.reference import iter_references
 from refmgr.store import commit, locked
+from refmgr.tomledit import Key
 from refmgr.versions import installed_version
 
 
@@ -60,7 +61,11 @@ def pin_codec(
         before = config.codecs.pins.get(codec_id, CodecPin())
         pin = dataclasses.replace(before, library_version=version)
         config = with_pin(config, codec_id, pin)
-        commit(project, writes=[(project.config_path, dump_config(config).encode())])
+        changes: dict[Key, Any] = {("codecs", "pins", codec_id): pin_table(pin)}
+        commit(
+            project,
+            writes=[(project.config_path, edited_config(project.config_path, changes, config))],
+        )
     project = dataclasses.replace(project, config=config)
     stale = [
         ref.name
