@@ -68,7 +68,6 @@ class Paths:
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 CONFIG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 

@@ -9,18 +9,16 @@ newline) so diffs stay small and merges line-based.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from refmgr.errors import ManifestError
-from refmgr.schemacheck import Check, UnsupportedSchema, compile_schema
+from refmgr.jsondoc import schema_problem
 from refmgr.tokens import TokenExpectation
 
 SCHEMA_VERSION = 1
@@ -82,33 +80,6 @@ def check_name(name: str) -> str | None:
         f"invalid reference name '{name}': use 1-64 characters of a-z, 0-9, '_' and '-', "
         "starting with a letter or digit"
     )
-
-
-@functools.cache
-def _schema() -> dict[str, Any]:
-    from refmgr.backends.registry import CODECS
-
-    text = resources.files("refmgr").joinpath("schemas/manifest.v1.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    # The registry is the one list of codec ids: the schema takes its enum from there.
-    schema["properties"]["codec"]["properties"]["id"]["enum"] = sorted(CODECS)
-    return schema
-
-
-@functools.cache
-def _validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(_schema())
-
-
-@functools.cache
-def _fast_check() -> Check | None:
-    # None: the schema uses a keyword the fast checker lacks; jsonschema then does it all.
-    try:
-        return compile_schema(_schema())
-    except UnsupportedSchema:
-        return None
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -198,15 +169,9 @@ def check_schema_version(data: Mapping[str, Any], path: Path) -> None:
 
 
 def validate_data(data: dict[str, Any], path: Path) -> Manifest:
-    fast = _fast_check()
-    if fast is not None and fast(data):
-        return Manifest(data)
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
-        where = ".".join(str(p) for p in error.absolute_path) or "top level"
-        message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
-        raise ManifestError(f"{where}: {message}", path)
+    problem = schema_problem(data, "manifest")
+    if problem is not None:
+        raise ManifestError(problem, path)
     return Manifest(data)
 
 

@@ -193,29 +193,44 @@ def read_tokens(path: Path, expect: TokenExpectation, max_bytes: int) -> np.ndar
                 f"{header.data_offset + header.data_bytes} (truncated or padded)",
                 path,
             )
-        if size != expect.bytes:
-            raise TokenFileError(f"file is {size} bytes, manifest says {expect.bytes}", path)
+        if size != expect.bytes:  # before reading: the sha256 cannot match then either
+            raise TokenFileError(content_problems(size, expect.sha256, expect)[0], path)
         f.seek(0)
         data = f.read()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != expect.sha256:
-        raise TokenFileError(
-            f"sha256 {digest[:12]}… does not match the manifest's {expect.sha256[:12]}…", path
-        )
+    for problem in content_problems(len(data), hashlib.sha256(data).hexdigest(), expect):
+        raise TokenFileError(problem, path)
     return np.frombuffer(
         data, dtype=np.dtype(DESCRS[header.dtype]), offset=header.data_offset
     ).reshape(header.shape)
 
 
-def check_header(header: NpyHeader, expect: TokenExpectation, path: Path) -> None:
+def header_problems(header: NpyHeader, expect: TokenExpectation) -> list[str]:
+    """How a token file's header differs from what its manifest expects (dtype, shape)."""
+    problems = []
     if header.dtype != expect.dtype:
-        raise TokenFileError(
-            f"dtype {header.dtype} differs from the manifest's {expect.dtype}", path
-        )
+        problems.append(f"dtype {header.dtype} differs from the manifest's {expect.dtype}")
     if header.shape != expect.shape:
-        raise TokenFileError(
-            f"shape {list(header.shape)} differs from the manifest's {list(expect.shape)}", path
+        problems.append(
+            f"shape {list(header.shape)} differs from the manifest's {list(expect.shape)}"
         )
+    return problems
+
+
+def content_problems(size: int, digest: str, expect: TokenExpectation) -> list[str]:
+    """How a token file's bytes differ from what its manifest expects (size, sha256)."""
+    problems = []
+    if size != expect.bytes:
+        problems.append(f"file is {size} bytes, manifest says {expect.bytes}")
+    if digest != expect.sha256:
+        problems.append(
+            f"sha256 {digest[:12]}… does not match the manifest's {expect.sha256[:12]}…"
+        )
+    return problems
+
+
+def check_header(header: NpyHeader, expect: TokenExpectation, path: Path) -> None:
+    for problem in header_problems(header, expect):
+        raise TokenFileError(problem, path)
 
 
 def sha256_file(path: Path) -> str:

@@ -32,7 +32,14 @@ from refmgr.pins import stale_pins
 from refmgr.rawaudio import HEAD_BYTES, recording_kind, sniff
 from refmgr.reference import check_code_ranges, tokens_path_problem
 from refmgr.snapshot import Snapshot, TooLarge
-from refmgr.tokens import DESCRS, NpyHeader, TokenExpectation, read_header
+from refmgr.tokens import (
+    DESCRS,
+    NpyHeader,
+    TokenExpectation,
+    content_problems,
+    header_problems,
+    read_header,
+)
 
 MAX_MANIFEST_BYTES = 1 << 20  # manifests are a few KB; anything this big is not one
 MAX_CONFIG_BYTES = 1 << 20
@@ -345,15 +352,8 @@ def _check_tokens(
 
 
 def _against_manifest(header: NpyHeader, data: bytes, expect: TokenExpectation) -> Iterable[str]:
-    if header.dtype != expect.dtype:
-        yield f"dtype {header.dtype} differs from the manifest's {expect.dtype}"
-    if header.shape != expect.shape:
-        yield f"shape {list(header.shape)} differs from the manifest's {list(expect.shape)}"
-    if len(data) != expect.bytes:
-        yield f"file is {len(data)} bytes, manifest says {expect.bytes}"
     digest = hashlib.sha256(data).hexdigest()
-    if digest != expect.sha256:
-        yield f"sha256 {digest[:12]}… does not match the manifest's {expect.sha256[:12]}…"
+    return header_problems(header, expect) + content_problems(len(data), digest, expect)
 
 
 def _dtype_within(dtype: str, codec_id: str) -> bool:

@@ -56,6 +56,9 @@ def test_canonical_form_is_stable_under_key_order() -> None:
         (lambda d: d.update(name="Alpha!"), "name"),
         (lambda d: d.update(transcript="   "), "transcript"),
         (lambda d: d["source"].pop("sha256"), "'sha256' is a required property"),
+        # $ in a pattern also matches before a final newline: lengths close the gap.
+        (lambda d: d["source"].update(sha256=d["source"]["sha256"] + "\n"), "source.sha256"),
+        (lambda d: d["created"].update(at=d["created"]["at"] + "\n"), "created.at"),
     ],
 )
 def test_schema_violations(mutate: Any, message: str) -> None:

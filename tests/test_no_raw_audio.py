@@ -64,7 +64,7 @@ def test_staged_reads_the_index(repo: Path) -> None:
 
 def test_needs_paths_or_staged(repo: Path) -> None:
     proc = run_cli("no-raw-audio")
-    assert proc.returncode == 1 and "--staged" in proc.stderr
+    assert proc.returncode == 2 and "--staged" in proc.stderr
 
 
 def test_outside_a_voice_repository(tmp_path: Path) -> None:

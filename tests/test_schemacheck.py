@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from refmgr.manifest import _fast_check, _schema, _validator
+from refmgr.jsondoc import fast_check, schema, validator
 from refmgr.schemacheck import UnsupportedSchema, compile_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,22 +94,23 @@ def mutated_manifests(draw: st.DrawFn) -> Any:
     return doc
 
 
-def test_the_shipped_schema_compiles() -> None:
-    assert _fast_check() is not None  # else every manifest goes through slow jsonschema
+@pytest.mark.parametrize("name", ["manifest", "lock"])
+def test_the_shipped_schemas_compile(name: str) -> None:
+    assert fast_check(name) is not None  # else every document goes through slow jsonschema
 
 
 def test_the_example_manifest_is_valid_both_ways() -> None:
-    check = _fast_check()
+    check = fast_check("manifest")
     assert check is not None and check(ALPHA)
-    assert _validator().is_valid(ALPHA)
+    assert validator("manifest").is_valid(ALPHA)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_manifests())
 def test_same_answer_as_jsonschema(doc: Any) -> None:
-    check = _fast_check()
+    check = fast_check("manifest")
     assert check is not None
-    assert check(doc) == _validator().is_valid(doc)
+    assert check(doc) == validator("manifest").is_valid(doc)
 
 
 @pytest.mark.parametrize(
@@ -151,4 +152,4 @@ def test_unknown_keywords_are_refused(schema: dict[str, Any]) -> None:
 def test_schema_codec_enum_comes_from_the_registry() -> None:
     from refmgr.backends.registry import CODECS
 
-    assert _schema()["properties"]["codec"]["properties"]["id"]["enum"] == sorted(CODECS)
+    assert schema("manifest")["properties"]["codec"]["properties"]["id"]["enum"] == sorted(CODECS)

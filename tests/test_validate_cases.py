@@ -13,7 +13,7 @@ import pytest
 from refmgr.backends import registry
 from refmgr.cli import main
 from refmgr.commands.validate import validate_repository
-from refmgr.manifest import _fast_check, _schema, _validator
+from refmgr.jsondoc import fast_check, schema, validator
 from tests.bad_cases import BAD_CASES, BAD_IDS, EXTRA_CODEC, TOKENS, BadCase, extra_codec_path
 from tests.helpers import git, run_cli, snapshot
 
@@ -25,11 +25,11 @@ def extra_codec(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     exec(EXTRA_CODEC, {})  # registers test-codec in the registry...
     spec = registry.CODECS.pop("test-codec")
     monkeypatch.setitem(registry.CODECS, "test-codec", spec)  # ...for this test only
-    for cached in (_schema, _validator, _fast_check):  # the schema's codec enum
+    for cached in (schema, validator, fast_check):  # the schema's codec enum
         cached.cache_clear()
     yield
     monkeypatch.undo()
-    for cached in (_schema, _validator, _fast_check):
+    for cached in (schema, validator, fast_check):
         cached.cache_clear()
 
 

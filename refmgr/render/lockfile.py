@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write, remove_temporaries
+from refmgr.jsondoc import schema_problem
 from refmgr.project import Project
 from refmgr.render.output import OutputFacts
 from refmgr.render.plan import Plan, Recorded, Shard, Step, key_document, output_of
@@ -181,13 +181,12 @@ def read_lock(path: Path) -> dict[str, Any] | None:
         raise RefmgrError(f"not a render lock (invalid JSON: {e})", path) from None
     if not isinstance(lock, dict) or lock.get("lock_version") != LOCK_VERSION:
         raise RefmgrError(f"not a render lock of version {LOCK_VERSION}", path)
-    problem = _shape_problem(lock, LOCK_SHAPE, "")
-    if problem is None and "script_path" in lock:  # older locks lack it
-        problem = _shape_problem(lock["script_path"], str, "script_path")
+    # The schema (schemas/lock.v1.json) makes everything after this safe to index.
+    problem = schema_problem(lock, "lock")
     if problem is None:
         problem = next(
             (
-                f"entries[{i}].character '{e['character']}' is not in 'references'"
+                f"entries.{i}.character '{e['character']}' is not in 'references'"
                 for i, e in enumerate(lock["entries"])
                 if e["character"] not in lock["references"]
             ),
@@ -196,79 +195,6 @@ def read_lock(path: Path) -> dict[str, Any] | None:
     if problem is not None:
         raise RefmgrError(f"not a render lock: {problem}", path)
     return lock
-
-
-@dataclass(frozen=True)
-class _MapOf:
-    """A JSON object whose keys are names and whose values all have one shape."""
-
-    value: Any
-
-
-# What read_lock checks, so that everything after it can index a lock without guarding:
-# a dict is an object with (at least) these keys, a list an array of one shape, a type or
-# tuple of types the exact JSON types allowed (bool is not an integer here).
-_OUTPUT = {"path": str, "sha256": str, "bytes": int, "duration_s": (int, float), "sample_rate": int}
-LOCK_SHAPE: dict[str, Any] = {
-    "script": str,
-    "lines": int,
-    "plan_sha256": str,
-    "engine": {"id": str, "draft": bool, "pins": dict},
-    "references": _MapOf({"inputs": dict}),  # older locks also hold a "commit": ignored
-    "entries": [
-        {
-            "index": int,
-            "id": str,
-            "character": str,
-            "text": str,
-            "params": dict,
-            "key": str,
-            "output": _OUTPUT,
-        }
-    ],
-    "missing": [{"index": int, "id": str, "character": str, "output": str}],
-}
-_JSON_NAMES = {
-    dict: "an object",
-    list: "an array",
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    type(None): "null",
-}
-
-
-def _shape_problem(value: Any, shape: Any, where: str) -> str | None:
-    items: list[tuple[str, Any, Any]] = []  # (where, value, shape) of what the value holds
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return _wrong_type(value, (list,), where)
-        items = [(f"{where}[{i}]", item, shape[0]) for i, item in enumerate(value)]
-    elif isinstance(shape, dict | _MapOf):
-        if not isinstance(value, dict):
-            return _wrong_type(value, (dict,), where)
-        prefix = f"{where}." if where else ""
-        if isinstance(shape, _MapOf):
-            items = [(prefix + k, v, shape.value) for k, v in value.items()]
-        else:
-            absent = next((k for k in shape if k not in value), None)
-            if absent is not None:
-                return f"{where} has no '{absent}'" if where else f"'{absent}' is missing"
-            items = [(prefix + k, value[k], shape[k]) for k in shape]
-    elif type(value) not in (shape if isinstance(shape, tuple) else (shape,)):
-        return _wrong_type(value, shape if isinstance(shape, tuple) else (shape,), where)
-    for item_where, item, item_shape in items:
-        problem = _shape_problem(item, item_shape, item_where)
-        if problem is not None:
-            return problem
-    return None
-
-
-def _wrong_type(value: Any, wanted: tuple[type, ...], where: str) -> str:
-    names = " or ".join(_JSON_NAMES[t] for t in wanted)
-    found = _JSON_NAMES.get(type(value), type(value).__name__)
-    return f"{where or 'the lock'} must be {names}, not {found}"
 
 
 def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:

@@ -77,27 +77,30 @@ def test_merge_checks_every_output(cast_repo: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
-        (lambda lock: lock["entries"][0].pop("index"), "entries[0] has no 'index'"),
+        (lambda lock: lock["entries"][0].pop("index"), "entries.0: 'index' is a required property"),
         (
             lambda lock: lock["entries"][1].update(output="renders/ep/ask-beta.wav"),
-            "entries[1].output must be an object, not a string",
+            "entries.1.output: 'renders/ep/ask-beta.wav' is not of type 'object'",
         ),
         (
             lambda lock: lock["entries"][0]["output"].update(sha256=None),
-            "entries[0].output.sha256 must be a string, not null",
+            "entries.0.output.sha256: None is not of type 'string'",
         ),
-        (lambda lock: lock["entries"][0].update(index=True), "entries[0].index must be an integer"),
-        (lambda lock: lock["missing"].append(3), "missing[0] must be an object, not an integer"),
-        (lambda lock: lock.update(engine="draft"), "engine must be an object, not a string"),
+        (
+            lambda lock: lock["entries"][0].update(index=True),
+            "entries.0.index: True is not of type 'integer'",
+        ),
+        (lambda lock: lock["missing"].append(3), "missing.0: 3 is not of type 'object'"),
+        (lambda lock: lock.update(engine="draft"), "engine: 'draft' is not of type 'object'"),
         (
             lambda lock: lock["references"]["alpha"].pop("inputs"),
-            "references.alpha has no 'inputs'",
+            "references.alpha: 'inputs' is a required property",
         ),
         (
             lambda lock: lock["references"].pop("alpha"),
-            "entries[0].character 'alpha' is not in 'references'",
+            "entries.0.character 'alpha' is not in 'references'",
         ),
-        (lambda lock: lock.pop("lines"), "'lines' is missing"),
+        (lambda lock: lock.pop("lines"), "top level: 'lines' is a required property"),
     ],
     ids=[
         "no-index",
