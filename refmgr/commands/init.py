@@ -74,7 +74,9 @@ def _new_config() -> Config:
 def _configure_textconv(root: Path, result: InitResult) -> None:
     # Repository-local git config (never committed), so the interpreter's absolute path is
     # fine and makes git diff work without refmgr on PATH, like pre-commit's own hook.
-    command = f"{shlex.quote(sys.executable)} -m refmgr textconv --git"
+    # git appends the path of the file to show, which the repository chooses: '--' keeps a
+    # file named like an option ('-h.npy') a file.
+    command = f"{shlex.quote(sys.executable)} -m refmgr textconv --git --"
     if gitrepo.get_config(root, TEXTCONV_KEY) != command:
         gitrepo.set_config(root, TEXTCONV_KEY, command)
         result.updated.append(f"git config {TEXTCONV_KEY}")
