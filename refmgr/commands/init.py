@@ -14,6 +14,7 @@ from refmgr.fsutil import atomic_write
 from refmgr.pins import installed_pin
 from refmgr.precommit import CONFIG_NAME, local_config
 from refmgr.project import LISTEN_DIR, STATE_DIR, ensure_state_dir
+from refmgr.render.script import SHARD_MARK
 
 TEXTCONV_KEY = "diff.refmgr.textconv"
 
@@ -103,7 +104,7 @@ def gitignore_lines(config: Config) -> list[str]:
     return [
         *lines,
         f"/{renders}/*/",
-        f"/{renders}/*.shard-*-of-*.lock.json",
+        f"/{renders}/*{SHARD_MARK}*-of-*.lock.json",
         f"/{renders}/.*.tmp",  # a lock's temporary (the next render of its script removes it)
         f"/{LISTEN_DIR}/",  # decode's and say's outputs when no -o is given
         "/.*.wav.*.tmp",  # a mix's, when written beside refmgr.toml (the next mix removes it)
