@@ -59,6 +59,10 @@ class Limits:
     clipping_warn_ratio: float = 0.001
 
 
+# The largest limits.max_token_bytes: 30 s of tokens is ~13 KB, 90 s under 50 KB.
+MAX_TOKEN_BYTES = 64 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Paths:
     refs: str = "refs"
@@ -159,6 +163,10 @@ def parse_config_bytes(raw: bytes, path: Path) -> Config:
         raise ConfigError("not UTF-8 text", path) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"invalid TOML: {e}", path) from None
+    except ValueError:  # int() of a literal over Python's 4,300-digit limit
+        raise ConfigError("invalid TOML: an integer with too many digits", path) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError("invalid TOML: arrays or tables nested too deeply", path) from None
     return parse_config(table, path)
 
 
@@ -169,7 +177,7 @@ def parse_config(table: dict[str, Any], path: Path) -> Config:
             "missing 'schema_version' (this file was not written by refmgr init)", path
         )
     if type(version) is not int:
-        raise ConfigError(f"'schema_version' must be an integer, not {version!r}", path)
+        raise ConfigError(f"'schema_version' must be an integer, not {shown(version)}", path)
     if version > SCHEMA_VERSION:
         raise ConfigError(
             f"schema_version {version} is newer than this refmgr supports ({SCHEMA_VERSION}): "
@@ -211,22 +219,37 @@ def _convert(hint: Any, value: Any, key: str, path: Path) -> Any:
         _, item = typing.get_args(hint)
         if not isinstance(value, dict):
             raise ConfigError(f"'{key}' must be a table", path)
-        return {k: _convert(item, v, f"{key}.{k}", path) for k, v in value.items()}
+        return {k: _convert(item, v, f"{key}.{_name(k)}", path) for k, v in value.items()}
     if origin in (types.UnionType, typing.Union):
         args = typing.get_args(hint)
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _convert(inner, value, key, path)
+    if type(value) is int and not -(2**63) <= value < 2**63:
+        # Beyond what any setting means; float() or an index of it would overflow.
+        raise ConfigError(f"'{key}' must be within 64 bits, not {shown(value)}", path)
     if hint is float:
         if type(value) not in (int, float) or not math.isfinite(value):
-            raise ConfigError(f"'{key}' must be a number, not {value!r}", path)
+            raise ConfigError(f"'{key}' must be a number, not {shown(value)}", path)
         return float(value)
     if hint in (int, str, bool):
         if type(value) is not hint:
-            raise ConfigError(f"'{key}' must be {_type_name(hint)}, not {value!r}", path)
+            raise ConfigError(f"'{key}' must be {_type_name(hint)}, not {shown(value)}", path)
         return value
     raise TypeError(f"unsupported config type {hint!r} for {key}")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as an error message quotes it: its repr (one line, escapes visible), cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _name(key: str) -> str:
+    """A table key a user wrote, as a message names it: plain, or quoted and cut short."""
+    simple = key and len(key) <= 60 and all(c.isascii() and (c.isalnum() or c in "-_") for c in key)
+    return key if simple else shown(key)
 
 
 def _type_name(hint: type) -> str:
@@ -236,13 +259,13 @@ def _type_name(hint: type) -> str:
 def _unknown_key(full: str, key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" (did you mean '{full[: -len(key)]}{close[0]}'?)" if close else ""
-    return f"unknown key '{full}'{hint}"
+    return f"unknown key {shown(full)}{hint}"
 
 
 def _check_semantics(config: Config, path: Path) -> None:
     if config.engines.default not in ENGINES:
         raise ConfigError(
-            f"engines.default: unknown engine '{config.engines.default}' "
+            f"engines.default: unknown engine {shown(config.engines.default)} "
             f"(known: {', '.join(sorted(ENGINES))})",
             path,
         )
@@ -250,7 +273,7 @@ def _check_semantics(config: Config, path: Path) -> None:
     if not voice or not all(c.isascii() and (c.isalnum() or c in "-_/") for c in voice):
         raise ConfigError(
             f"engines.draft.voice must be an eSpeak NG language voice such as 'en-us' "
-            f"(no '+variant'), not {voice!r}",
+            f"(no '+variant'), not {shown(voice)}",
             path,
         )
     for name in PARAM_TYPES:
@@ -266,20 +289,21 @@ def _check_semantics(config: Config, path: Path) -> None:
     for codec_id in (config.codecs.default, *config.codecs.allowed):
         if codec_id not in CODECS:
             raise ConfigError(
-                f"unknown codec '{codec_id}' (known: {', '.join(sorted(CODECS))})", path
+                f"unknown codec {shown(codec_id)} (known: {', '.join(sorted(CODECS))})", path
             )
     if config.codecs.default not in config.codecs.allowed:
         raise ConfigError(
-            f"codecs.default '{config.codecs.default}' is not in codecs.allowed", path
+            f"codecs.default {shown(config.codecs.default)} is not in codecs.allowed", path
         )
     for codec_id, pin in config.codecs.pins.items():
         if codec_id not in CODECS:
             raise ConfigError(
-                f"unknown codec '{codec_id}' in codecs.pins (known: {', '.join(sorted(CODECS))})",
+                f"unknown codec {shown(codec_id)} in codecs.pins "
+                f"(known: {', '.join(sorted(CODECS))})",
                 path,
             )
         if pin.library_version is not None and not pin.library_version.strip():
-            raise ConfigError(f"codecs.pins.{codec_id}.library_version is empty", path)
+            raise ConfigError(f"codecs.pins.{_name(codec_id)}.library_version is empty", path)
     limits = config.limits
     if not 0 < limits.min_duration_s < limits.max_duration_s:
         raise ConfigError(
@@ -287,14 +311,20 @@ def _check_semantics(config: Config, path: Path) -> None:
             f"(got {limits.min_duration_s} and {limits.max_duration_s})",
             path,
         )
-    if limits.max_token_bytes <= 0:
-        raise ConfigError("limits.max_token_bytes must be positive", path)
+    if not 0 < limits.max_token_bytes <= MAX_TOKEN_BYTES:
+        # Token files are tens of kilobytes; readers allocate up to the limit before reading.
+        raise ConfigError(
+            f"limits.max_token_bytes must be between 1 and {MAX_TOKEN_BYTES}, "
+            f"not {limits.max_token_bytes}",
+            path,
+        )
     for name in ("refs", "manifests", "renders"):
         value = getattr(config.paths, name)
         p = PurePosixPath(value)
         if not value or value == "." or p.is_absolute() or ".." in p.parts or "\\" in value:
             raise ConfigError(
-                f"paths.{name} must be a relative path inside the repository, not {value!r}", path
+                f"paths.{name} must be a relative path inside the repository, not {shown(value)}",
+                path,
             )
         if p.parts[0] == ".refmgr" or ".git" in (part.lower() for part in p.parts):
             # git's own files and refmgr's local state: never a place for voices or renders.
@@ -304,8 +334,8 @@ def _check_semantics(config: Config, path: Path) -> None:
         if p.as_posix() != value:
             # Manifests record token paths as PATHS.refs + "/NAME.npy": one spelling only.
             raise ConfigError(
-                f"paths.{name} must be written plainly, like {p.as_posix()!r} "
-                f"(no trailing '/', './' or '//'), not {value!r}",
+                f"paths.{name} must be written plainly, like {shown(p.as_posix())} "
+                f"(no trailing '/', './' or '//'), not {shown(value)}",
                 path,
             )
     for model, settings in config.models.items():
@@ -314,9 +344,11 @@ def _check_semantics(config: Config, path: Path) -> None:
 
 def _check_model(model: str, settings: ModelSettings, path: Path) -> None:
     layouts = checkpoint_layouts()
-    where = f"models.{model}"
+    where = f"models.{_name(model)}"
     if model not in layouts:
-        raise ConfigError(f"unknown model '{model}' (known: {', '.join(sorted(layouts))})", path)
+        raise ConfigError(
+            f"unknown model {shown(model)} (known: {', '.join(sorted(layouts))})", path
+        )
     if settings.path is not None:
         p = PurePosixPath(settings.path)
         if (
@@ -326,32 +358,34 @@ def _check_model(model: str, settings: ModelSettings, path: Path) -> None:
             or settings.path.startswith("~")
         ):
             raise ConfigError(
-                f"{where}.path must be relative to the repository root, not {settings.path!r}; "
+                f"{where}.path must be relative to the repository root, not {shown(settings.path)}; "
                 f"for a checkpoint outside the repository use {checkpoint_env_var(model)} "
                 f"or run: refmgr model pin {model} PATH",
                 path,
             )
     if settings.device not in DEVICES:
         raise ConfigError(
-            f"{where}.device must be one of {', '.join(DEVICES)}, not {settings.device!r}", path
+            f"{where}.device must be one of {', '.join(DEVICES)}, not {shown(settings.device)}",
+            path,
         )
     if settings.precision not in PRECISIONS:
         raise ConfigError(
-            f"{where}.precision must be one of {', '.join(PRECISIONS)}, not {settings.precision!r}",
+            f"{where}.precision must be one of {', '.join(PRECISIONS)}, not {shown(settings.precision)}",
             path,
         )
     if settings.codec_config is not None and not CONFIG_NAME.fullmatch(settings.codec_config):
         raise ConfigError(
             f"{where}.codec_config must be a config name such as 'modded_dac_vq', "
-            f"not {settings.codec_config!r}",
+            f"not {shown(settings.codec_config)}",
             path,
         )
     for name, digest in settings.files.items():
         if not name or "/" in name or "\\" in name or name in (".", ".."):
-            raise ConfigError(f"{where}.files: {name!r} is not a file name", path)
+            raise ConfigError(f"{where}.files: {shown(name)} is not a file name", path)
         if not SHA256.fullmatch(digest):
             raise ConfigError(
-                f"{where}.files.{name} must be a sha256 (64 hex digits), not {digest!r}", path
+                f"{where}.files.{_name(name)} must be a sha256 (64 hex digits), not {shown(digest)}",
+                path,
             )
 
 
@@ -434,4 +468,4 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} to TOML")
+    raise TypeError(f"cannot write {shown(value)} to TOML")

@@ -1,14 +1,63 @@
-"""Durable file writes: write a temporary file, fsync it, rename it over the target."""
+"""Durable file writes (a temporary file, fsynced, renamed over the target), and bounded
+reads of files a repository may point anywhere."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
+from refmgr.errors import RefmgrError
 from refmgr.filelocks import failpoint
+
+_KINDS = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def regular_file_problem(mode: int) -> str | None:
+    """Why a file of this st_mode cannot be read as data, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    return f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'a special file')})"
+
+
+def read_regular(
+    path: Path, max_bytes: int, error: type[RefmgrError] = RefmgrError, what: str = "file"
+) -> bytes:
+    """The bytes of the regular file at ``path`` (symlinks followed), at most ``max_bytes``.
+
+    Type and size are checked before anything is read, so /dev/zero, a FIFO or a huge file
+    is refused at once; the open is non-blocking (a FIFO swapped in after the check never
+    waits for a writer) and the type is checked again on what was opened."""
+    try:
+        problem = regular_file_problem(os.stat(path).st_mode)
+        if problem is None:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error("no such file", path) from None
+    except OSError as e:
+        raise error(f"cannot read: {e.strerror}", path) from None
+    if problem is not None:
+        raise error(problem, path)
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        problem = regular_file_problem(info.st_mode)
+        if problem is not None:
+            raise error(problem, path)
+        if info.st_size <= max_bytes:
+            data = f.read(info.st_size + 1)  # +1: a file that grew since is caught below
+    if info.st_size > max_bytes or len(data) > max_bytes:
+        raise error(f"over the limit of {max_bytes} bytes for a {what}", path)
+    return data
 
 
 def fsync_dir(directory: Path) -> None:

@@ -58,8 +58,15 @@ def _run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     import subprocess
 
     try:
+        # Paths come from the repository (its config, its file names): a pathspec such as
+        # ':(exclude)x' must match that file name, never act as pathspec magic. Every path
+        # also follows a '--', so none is read as an option.
         proc = subprocess.run(
-            ["git", *args], cwd=root, input=stdin, capture_output=True, check=False
+            ["git", "--literal-pathspecs", *args],
+            cwd=root,
+            input=stdin,
+            capture_output=True,
+            check=False,
         )
     except FileNotFoundError:
         raise GitError("git is not installed (or not on PATH)", root) from None

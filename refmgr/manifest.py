@@ -119,6 +119,39 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# JSON's only way to a lone surrogate is a \uD800-\uDFFF escape (the bytes are strict
+# UTF-8): only a text with one is walked. A lone surrogate cannot be printed, hashed or
+# written back, so every command after validate would crash on it.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unencodable(value: Any, where: list[str]) -> list[str] | None:
+    """The place of the first string (key or value) that is not valid Unicode, or None."""
+    if isinstance(value, str):
+        return None if value.isascii() or _encodable(value) else where
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not _encodable(key):
+                return [*where, ascii(key)]
+            found = _unencodable(item, [*where, key])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _unencodable(item, [*where, str(i)])
+            if found is not None:
+                return found
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_manifest(raw: bytes, path: Path) -> Manifest:
     try:
         text = raw.decode("utf-8")
@@ -148,6 +181,14 @@ def parse_manifest(raw: bytes, path: Path) -> Manifest:
         raise ManifestError("invalid JSON: nested too deeply", path) from None
     if not isinstance(data, dict):
         raise ManifestError("top level must be a JSON object", path)
+    if _ESCAPED_SURROGATE.search(text):
+        where = _unencodable(data, [])
+        if where is not None:
+            raise ManifestError(
+                f"{'.'.join(where) or 'top level'}: not Unicode text (a lone surrogate "
+                "such as \\ud800, which cannot be written as UTF-8)",
+                path,
+            )
     check_schema_version(data, path)
     return validate_data(data, path)
 

@@ -8,6 +8,7 @@ describe these; tests/test_hooks_sync.py keeps them equal.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 from refmgr.config import CONFIG_FILE, Config
@@ -30,7 +31,15 @@ class HookDef:
 
     @property
     def entry(self) -> str:
-        return " ".join(("refmgr", *self.args))
+        return self.command()
+
+    def command(self, root: str = "") -> str:
+        """The hook's command line; ``root``: the voice repository's directory, if not the
+        top of the git work tree. pre-commit appends file names to it, and a staged file
+        named ``--help`` must stay a file name: so the line ends with ``--``, and options go
+        before it (pre-commit's ``args:`` would land after the ``--``)."""
+        where = ("--root", root) if root else ()
+        return shlex.join(("refmgr", *self.args, *where, "--"))
 
 
 HOOKS = (
@@ -82,14 +91,14 @@ def local_config(config: Config, prefix: str = "") -> str:
         "    hooks:",
     ]
     for hook in HOOKS:
+        # pre-commit runs hooks at the top of the git work tree: name the voice repository.
+        entry = hook.command(prefix.rstrip("/"))
         lines += [
             f"      - id: {hook.id}",
             f"        name: {hook.name}",
-            f"        entry: {hook.entry}",
+            f"        entry: {entry if entry == hook.entry else _quote(entry)}",
             "        language: system",
         ]
-        if prefix:  # pre-commit runs hooks at the top of the git work tree
-            lines.append(f"        args: [--root, {_quote(prefix.rstrip('/'))}]")
         if hook.scoped:
             lines.append(f"        files: {_quote(files_pattern(config, prefix))}")
         if hook.symlinks:

@@ -68,7 +68,7 @@ def test_a_voice_repository_in_a_subdirectory(tmp_path: Path, env: dict[str, str
     voices = top / "assets" / "voices"
     assert run([sys.executable, "-m", "refmgr", "init", str(voices)], top, env).returncode == 0
     config = voices / ".pre-commit-config.yaml"
-    assert "args: [--root, 'assets/voices']" in config.read_text()
+    assert "entry: 'refmgr validate --staged --root assets/voices --'" in config.read_text()
     for rel in ("refs/alpha.npy", "manifests/alpha.json"):
         shutil.copyfile(PROJECT / rel, voices / rel)
     install = run(

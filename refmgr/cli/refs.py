@@ -154,7 +154,7 @@ def ls(as_json: bool) -> int:
                 frozenset({2, 3, 4}),
             )
         )
-    else:
+    elif not problems:  # a broken manifest is not "no references yet"
         click.echo('no references yet; add one with: refmgr add REC.wav --text "..."', err=True)
     return 1 if problems else 0
 

@@ -14,6 +14,7 @@ from refmgr.fsutil import atomic_write
 from refmgr.pins import installed_pin
 from refmgr.precommit import CONFIG_NAME, local_config
 from refmgr.project import LISTEN_DIR, STATE_DIR, ensure_state_dir
+from refmgr.render.script import SHARD_MARK
 
 TEXTCONV_KEY = "diff.refmgr.textconv"
 
@@ -74,7 +75,9 @@ def _new_config() -> Config:
 def _configure_textconv(root: Path, result: InitResult) -> None:
     # Repository-local git config (never committed), so the interpreter's absolute path is
     # fine and makes git diff work without refmgr on PATH, like pre-commit's own hook.
-    command = f"{shlex.quote(sys.executable)} -m refmgr textconv --git"
+    # git appends the path of the file to show, which the repository chooses: '--' keeps a
+    # file named like an option ('-h.npy') a file.
+    command = f"{shlex.quote(sys.executable)} -m refmgr textconv --git --"
     if gitrepo.get_config(root, TEXTCONV_KEY) != command:
         gitrepo.set_config(root, TEXTCONV_KEY, command)
         result.updated.append(f"git config {TEXTCONV_KEY}")
@@ -101,7 +104,7 @@ def gitignore_lines(config: Config) -> list[str]:
     return [
         *lines,
         f"/{renders}/*/",
-        f"/{renders}/*.shard-*-of-*.lock.json",
+        f"/{renders}/*{SHARD_MARK}*-of-*.lock.json",
         f"/{renders}/.*.tmp",  # a lock's temporary (the next render of its script removes it)
         f"/{LISTEN_DIR}/",  # decode's and say's outputs when no -o is given
         "/.*.wav.*.tmp",  # a mix's, when written beside refmgr.toml (the next mix removes it)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from refmgr.backends.base import CodecSpec
 from refmgr.backends.registry import CODECS, codec_spec
 from refmgr.errors import TokenFileError
+from refmgr.fsutil import read_regular, regular_file_problem
 from refmgr.tokens import DESCRS, read_header
 
 HASHES_PER_LINE = 10
@@ -25,16 +27,7 @@ UNKNOWN_CHUNK = 50  # frames per line when the codec, hence the frame rate, is u
 
 
 def read_token_bytes(path: Path, max_bytes: int) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise TokenFileError("is a directory", path) from None
-    except OSError as e:
-        raise TokenFileError(f"cannot read: {e.strerror}", path) from None
-    if len(data) > max_bytes:
-        raise TokenFileError(f"over the limit of {max_bytes} bytes for a token file", path)
-    return data
+    return read_regular(path, max_bytes, TokenFileError, "token file")
 
 
 def summarize(data: bytes, path: Path, *, codec_id: str | None = None) -> list[str]:
@@ -144,17 +137,26 @@ def textconv(path: Path, *, max_bytes: int, codec_id: str | None = None) -> str:
     return "\n".join(summarize(read_token_bytes(path, max_bytes), path, codec_id=codec_id)) + "\n"
 
 
+def _fingerprint(path: Path) -> tuple[str, int]:
+    """sha256 and size of a file that is not a sound token file: hashed as a stream (memory
+    stays flat); only a regular file is opened, never a FIFO or device that would not end."""
+    try:
+        if regular_file_problem(os.stat(path).st_mode) is None:
+            with open(path, "rb") as f:
+                if regular_file_problem(os.fstat(f.fileno()).st_mode) is None:
+                    return hashlib.file_digest(f, "sha256").hexdigest(), f.tell()
+    except OSError:
+        pass
+    return "unknown", 0
+
+
 def textconv_for_git(path: Path, *, max_bytes: int) -> str:
     """Never fails: a file that is not a sound token file is described as such, so that
     ``git diff`` and ``git log -p`` keep working across a bad commit."""
     try:
         return textconv(path, max_bytes=max_bytes)
     except TokenFileError as e:
-        try:
-            with open(path, "rb") as f:
-                digest, size = hashlib.file_digest(f, "sha256").hexdigest(), f.tell()
-        except OSError:
-            digest, size = "unknown", 0
+        digest, size = _fingerprint(path)
         return (
             f"refmgr token file: INVALID: {e.message}\nsize      {size} bytes\nsha256    {digest}\n"
         )

@@ -35,6 +35,7 @@ from refmgr.jsondoc import schema_problem
 from refmgr.project import Project
 from refmgr.render.output import OutputFacts
 from refmgr.render.plan import Plan, Recorded, Shard, Step, key_document, output_of
+from refmgr.render.script import SHARD_MARK
 
 LOCK_VERSION = 1
 
@@ -42,11 +43,13 @@ LOCK_VERSION = 1
 def lock_path(project: Project, script_name: str, shard: Shard | None = None) -> Path:
     if shard is None:
         return project.renders_dir / f"{script_name}.lock.json"
-    return project.renders_dir / f"{script_name}.shard-{shard.index}-of-{shard.count}.lock.json"
+    return (
+        project.renders_dir / f"{script_name}{SHARD_MARK}{shard.index}-of-{shard.count}.lock.json"
+    )
 
 
 def shard_lock_paths(project: Project, script_name: str) -> list[Path]:
-    return sorted(project.renders_dir.glob(f"{script_name}.shard-*-of-*.lock.json"))
+    return sorted(project.renders_dir.glob(f"{script_name}{SHARD_MARK}*-of-*.lock.json"))
 
 
 def check_owner(project: Project, name: str, source: str, script: Path) -> None:

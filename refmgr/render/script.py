@@ -27,6 +27,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 KEY_PATTERN = re.compile(r"[a-z_]+")
 SCRIPT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 OVERRIDES = (*PARAM_TYPES, "gap")  # gap: seconds of silence after the line in --mix
+SHARD_MARK = ".shard-"  # in renders/NAME.shard-K-of-N.lock.json, and in no script name
 
 
 class ScriptError(RefmgrError):
@@ -100,6 +101,14 @@ def script_name(path: Path) -> str:
         raise RefmgrError(
             "script file names must use letters, digits, '.', '_' and '-' "
             "(the name becomes a folder under renders/)",
+            path,
+        )
+    if SHARD_MARK in name:
+        # Its lock, NAME.lock.json, would look like a shard lock of another script
+        # (renders/EP.shard-K-of-N.lock.json): git-ignored, and taken for EP's shards.
+        raise RefmgrError(
+            f"script file names must not contain '{SHARD_MARK}': renders/*{SHARD_MARK}*.lock.json "
+            "are the locks of sharded renders; rename the script",
             path,
         )
     return name
