@@ -54,6 +54,11 @@ $(COMPAT_STAMP): pyproject.toml constraints.txt
 test-compat: $(COMPAT_STAMP)
 	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_TESTS) $(COMPAT_DESELECT)
 
+# The wheel folder scripts/gpu-check.sh installs from, on a GPU machine without network.
+GPU_PYTHON_VERSION ?= 3.12
+gpu-wheels:
+	PYTHON=$(PYTHON) bash scripts/gpu-wheels.sh $(GPU_PYTHON_VERSION) wheels
+
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
