@@ -4,13 +4,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FISH_STAMP := $(VENV)/.fish-installed
+# The oldest numpy / pycodec2 pair refmgr admits (pyproject.toml): numpy 1.26 is what Fish
+# Speech's own pins lead to. .venv-compat runs the core tests under it.
+COMPAT_VENV ?= .venv-compat
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+COMPAT_PINS := numpy==1.26.4 pycodec2==3.1.0
+COMPAT_TESTS := tests/test_codec2.py tests/test_smoke.py tests/test_add.py tests/test_tokens.py tests/test_validate_cases.py tests/render/test_incremental.py
+# The committed example voice is pinned to pycodec2 4.1.1: under 3.1 it is (rightly) a stale pin.
+COMPAT_DESELECT := --deselect tests/test_validate_cases.py::test_the_good_repository_is_valid
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install install-fish demo test test-light lint check-alpha bench constraints clean
+.PHONY: help install install-fish demo test test-light test-compat gpu-wheels lint check-alpha bench constraints clean
 
 help:
 	@echo "make demo         set up .venv and run refmgr end to end under build/demo"
 	@echo "make test         set up .venv with the Fish Speech CPU test stack and run every test"
+	@echo "make test-compat  run the core tests under numpy 1.26 + pycodec2 3.1 (.venv-compat)"
+	@echo "make gpu-wheels   fill wheels/ for scripts/gpu-check.sh on a machine without network"
 	@echo "make test-light   run the tests in the light .venv (Fish Speech tests skip without torch)"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        run the benchmarks in benchmarks/"
@@ -35,11 +45,28 @@ $(FISH_STAMP): $(STAMP) requirements-fish-cpu.txt
 
 install-fish: $(FISH_STAMP)
 
+$(COMPAT_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	{ grep -vE '^(numpy|pycodec2)==' constraints.txt; printf '%s\n' $(COMPAT_PINS); } > $(COMPAT_VENV)/constraints.txt
+	$(COMPAT_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -c $(COMPAT_VENV)/constraints.txt -e '.[dev]'
+	touch $@
+
+test-compat: $(COMPAT_STAMP)
+	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_TESTS) $(COMPAT_DESELECT)
+
+# The wheel folder scripts/gpu-check.sh installs from, on a GPU machine without network.
+GPU_PYTHON_VERSION ?= 3.12
+gpu-wheels:
+	PYTHON=$(PYTHON) bash scripts/gpu-wheels.sh $(GPU_PYTHON_VERSION) wheels
+
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-test: $(FISH_STAMP)
-	REFMGR_REQUIRE_FISH=1 $(BIN)/python -m pytest
+# test-compat first; then everything, with the resolver check of the README's GPU install
+# (needs the package index) and the byte comparison of token files against .venv-compat.
+test: $(FISH_STAMP) test-compat
+	REFMGR_REQUIRE_FISH=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
+	REFMGR_COMPAT_PYTHON="$(CURDIR)/$(COMPAT_VENV)/bin/python" $(BIN)/python -m pytest
 
 test-light: $(STAMP)
 	$(BIN)/python -m pytest
@@ -59,4 +86,4 @@ constraints: $(STAMP)
 	{ head -2 constraints.txt; $(PIP) freeze --exclude-editable | grep -v "^#"; } > constraints.tmp && mv constraints.tmp constraints.txt
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) $(COMPAT_VENV) build

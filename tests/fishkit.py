@@ -26,6 +26,10 @@ from pathlib import Path
 STUBS = Path(__file__).resolve().parent / "stubs"
 TINY_S1_CODEC_CONFIG = "modded_dac_tiny"
 CONFIG_DIR_ENV = "REFMGR_TEST_FISH_CONFIG_DIR"
+# The device and precision the fish tests run the models on: cpu/fp32 here, cuda with bf16
+# or fp32 in scripts/gpu-check.sh. Written into the test repositories' [models.*] settings.
+DEVICE = os.environ.get("REFMGR_TEST_DEVICE", "cpu")
+PRECISION = os.environ.get("REFMGR_TEST_PRECISION", "fp32")
 
 # The S1 tokenizer's special tokens without its semantic ones (fish_speech.tokenizer lists
 # only 1024 of those; S1 has 4096).

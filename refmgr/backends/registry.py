@@ -16,12 +16,13 @@ from refmgr.backends.base import (
 from refmgr.errors import BackendError
 
 FISH_S1_INSTALL = (
-    "pip install 'refmgr[fish]' (PyPI fish-speech==0.1.0, with the torch and torchaudio "
-    "builds for your machine; see the README section 'Fish Speech on a GPU')"
+    "pip install 'refmgr[fish]' and then pip install --no-deps fish-speech==0.1.0 "
+    "descript-audio-codec==1.0.0 descript-audiotools==0.7.2, with the torch and torchaudio "
+    "builds for your machine (README, 'Fish Speech on a GPU')"
 )
 FISH_15_INSTALL = (
-    "pip install 'refmgr[fish-1-5]' (PyPI fish-speech-lib==0.1.1.1, with the torch and "
-    "torchaudio builds for your machine; see the README section 'Fish Speech on a GPU')"
+    "pip install 'refmgr[fish-1-5]' and then pip install --no-deps fish-speech-lib==0.1.1.1, "
+    "with the torch and torchaudio builds for your machine (README, 'Fish Speech on a GPU')"
 )
 
 FISH_S1_CHECKPOINT = CheckpointLayout(

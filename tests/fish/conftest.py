@@ -80,6 +80,9 @@ def tiny_env(s1_checkpoint: TinyCheckpoint, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(key, value)
 
 
+DEVICE_TOML = f'device = "{fishkit.DEVICE}"\nprecision = "{fishkit.PRECISION}"\n'
+
+
 def write_models(root: Path, text: str) -> None:
     """Append [models.*] settings to a repository's refmgr.toml."""
     config = root / "refmgr.toml"
@@ -92,7 +95,7 @@ def s1_repo(voice_repo: Path, s1_checkpoint: TinyCheckpoint, tiny_env: None) -> 
     from refmgr.commands.model import pin_checkpoint
     from refmgr.project import open_project
 
-    write_models(voice_repo, '[models.fish-s1]\ncodec_config = "modded_dac_tiny"\n')
+    write_models(voice_repo, f'[models.fish-s1]\ncodec_config = "modded_dac_tiny"\n{DEVICE_TOML}')
     # As a team with Fish Speech voices sets it: `say` and `render` clone with fish-s1.
     config = voice_repo / "refmgr.toml"
     config.write_text(config.read_text().replace('default = "draft"', 'default = "fish-s1"', 1))
@@ -105,5 +108,6 @@ def v15_repo(voice_repo: Path, v15_checkpoint: TinyCheckpoint, tiny_env: None) -
     from refmgr.commands.model import pin_checkpoint
     from refmgr.project import open_project
 
+    write_models(voice_repo, f'[models."fish-1.5"]\n{DEVICE_TOML}')
     pin_checkpoint(open_project(voice_repo), "fish-1.5", v15_checkpoint.directory)
     return voice_repo

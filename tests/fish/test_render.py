@@ -9,6 +9,7 @@ import pytest
 import soundfile
 
 from refmgr.cli import main
+from tests import fishkit
 from tests.helpers import RecordingFactory, git
 
 SCRIPT = """\
@@ -58,7 +59,8 @@ def test_fish_render_is_reproducible_incremental_and_locked(
     lock = json.loads((episode / "renders" / "ep.lock.json").read_text())
     engine = lock["engine"]
     assert engine["id"] == "fish-s1" and engine["draft"] is False
-    assert engine["pins"]["device"] == "cpu" and engine["pins"]["precision"] == "fp32"
+    assert engine["pins"]["device"] == fishkit.DEVICE
+    assert engine["pins"]["precision"] == fishkit.PRECISION
     assert set(engine["pins"]["checkpoint"]["files"]) >= {"codec.pth", "model.pth"}
 
     # Same script, same seeds, everything rendered again: the same bytes.
@@ -120,7 +122,7 @@ def test_status_takes_the_device_and_precision_of_the_render(
         return [line["key"] for line in json.loads(capsys.readouterr().out)["lines"]]
 
     default = keys()
-    assert keys("--device", "cpu", "--precision", "fp32") == default  # auto on this CPU
-    assert keys("--device", "auto") == default
-    bf16 = keys("--precision", "bf16")
-    assert len(set(bf16)) == 3 and not set(bf16) & set(default)
+    assert keys("--device", fishkit.DEVICE, "--precision", fishkit.PRECISION) == default
+    assert keys("--device", "auto") == default  # auto picks the device the tests run on
+    other = keys("--precision", "fp32" if fishkit.PRECISION == "bf16" else "bf16")
+    assert len(set(other)) == 3 and not set(other) & set(default)

@@ -20,6 +20,7 @@ from refmgr.params import SynthesisParams
 from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes, voice_reference
 from refmgr.tokens import sha256_file
+from tests import fishkit
 from tests.fish.conftest import TinyCheckpoint
 from tests.helpers import RecordingFactory, git, run_cli, top_level_imports
 
@@ -56,7 +57,7 @@ def test_add_stores_int16_tokens_and_pins_everything(
         "codec.pth": sha256_file(s1_checkpoint.directory / "codec.pth")
     }
     assert len(codec["checkpoint"]["config_sha256"]) == 64
-    assert (codec["device"], codec["precision"]) == ("cpu", "fp32")
+    assert (codec["device"], codec["precision"]) == (fishkit.DEVICE, fishkit.PRECISION)
     assert "unpinned" not in codec["checkpoint"]
     project = open_project(alpha)
     codes = read_codes(project, load_reference(project, "alpha"))
@@ -115,7 +116,8 @@ def test_same_seed_same_codes_and_audio_other_seed_differs(alpha: Path) -> None:
     assert one.audio.tobytes() != other.audio.tobytes()
     # Random weights never sample <|im_end|>: max_new_tokens - 1 frames, each 2048 samples.
     assert len(one.audio) == (PARAMS.max_new_tokens - 1) * 2048
-    assert pins["engine"] == "fish-s1" and pins["precision"] == "fp32" and pins["device"] == "cpu"
+    assert pins["engine"] == "fish-s1" and pins["precision"] == fishkit.PRECISION
+    assert pins["device"] == fishkit.DEVICE
     assert sorted(pins["checkpoint"]["files"]) == [
         "codec.pth",
         "config.json",
@@ -130,7 +132,10 @@ def test_generated_codes_repeat_with_the_seed(alpha: Path, s1_checkpoint: TinyCh
 
     reference = engine_reference(alpha)
     model = adapter.load_semantic_model(
-        "fish-s1", s1_checkpoint.directory, torch.device("cpu"), torch.float32
+        "fish-s1",
+        s1_checkpoint.directory,
+        torch.device(fishkit.DEVICE),
+        {"fp32": torch.float32, "bf16": torch.bfloat16}[fishkit.PRECISION],
     )
     codes = torch.from_numpy(reference.codes.astype(np.int64))
 

@@ -68,10 +68,12 @@ def test_each_job_installs_what_it_runs() -> None:
             if line.strip().startswith("pip install")
         ]
 
-    # The GPU jobs render with fish-s1: refmgr with its `fish` extra, torch first.
+    # The GPU jobs render with fish-s1: torch first, refmgr with its fish extra, then the
+    # --no-deps line (tests/test_install.py: the README's lines, checked by pip's resolver).
     render_installs = installs("render")
-    assert render_installs[-1] == 'pip install "refmgr[fish] @ $REFMGR_FROM"'
     assert render_installs[0].startswith("pip install torch==")
+    assert render_installs[1] == 'pip install "refmgr[fish-1-5] @ $REFMGR_FROM"'
+    assert render_installs[2].startswith("pip install --no-deps fish-speech==0.1.0 ")
     # The merge job opens no engine: plain refmgr.
     assert installs("merge") == ['pip install "refmgr @ $REFMGR_FROM"']
     assert workflow["env"]["REFMGR_FROM"].startswith("git+https://")
