@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,12 @@ def test_bug_exits_3_with_traceback_in_log(
     assert one_line_error(err, "internal error (ZeroDivisionError: synthetic)", "refmgr.log")
     log = (tmp_path / "state" / "refmgr.log").read_text()
     assert "Traceback" in log and "ZeroDivisionError" in log
+    assert f"python {platform.python_version()}" in log
+    monkeypatch.setattr(refmgr.commands.ls, "list_references", lambda *a, **k: 1 / 0)
+    assert main(["ls"]) == 3
+    capsys.readouterr()
+    log = (tmp_path / "state" / "refmgr.log").read_text()
+    assert log.count("Traceback") == 1 and "synthetic" not in log  # the last crash only
     assert main(["--debug", "ls"]) == 3
     assert "Traceback" in capsys.readouterr().err
 

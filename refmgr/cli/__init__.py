@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 import sys
 import traceback
 from collections.abc import Sequence
@@ -163,12 +164,18 @@ def _report_bug(error: Exception, debug: bool, as_json: bool = False) -> int:
     if debug:
         traceback.print_exc()
         return EXIT_BUG
+    from refmgr.fsutil import atomic_write
+
     where = log_path()
+    # The last crash only (as pre-commit keeps it), with what a bug report needs.
+    report = (
+        f"refmgr {__version__}: {' '.join(sys.argv)}\n"
+        f"python {platform.python_version()} ({sys.executable}), {platform.platform()}\n\n"
+        + "".join(traceback.format_exception(error))
+    )
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
-        with open(where, "a", encoding="utf-8") as log:
-            log.write(f"refmgr {__version__}: {' '.join(sys.argv)}\n")
-            log.write("".join(traceback.format_exception(error)) + "\n")
+        atomic_write(where, report.encode("utf-8"))
         saved = f"; traceback saved to {where}"
     except OSError:
         saved = "; rerun with --debug for the traceback"
