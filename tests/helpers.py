@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -126,3 +127,25 @@ def one_line_error(stderr: str, *needles: str) -> bool:
 
 def names(paths: Sequence[Path]) -> list[str]:
     return sorted(p.name for p in paths)
+
+
+def run_on_terminal(root: Path, *args: str) -> tuple[int, str, str]:
+    """Run refmgr with stderr on a pseudo-terminal (progress is drawn there only);
+    returns (exit status, what it drew, stdout)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "refmgr", *args], cwd=root, stdout=subprocess.PIPE, stderr=slave
+    )
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the process has ended
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    return proc.wait(), drawn.decode(errors="replace"), out

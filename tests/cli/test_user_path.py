@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from refmgr.cli import main
-from tests.helpers import RecordingFactory, git, run_cli
+from tests.helpers import RecordingFactory, git, run_cli, run_on_terminal
 
 
 @pytest.fixture
@@ -166,33 +163,13 @@ def test_help_shows_whole_summaries_and_render_options(
         assert option in out
 
 
-def _on_terminal(root: Path, *args: str) -> tuple[int, str, str]:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "refmgr", *args], cwd=root, stdout=subprocess.PIPE, stderr=slave
-    )
-    os.close(slave)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(master)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    return proc.wait(), drawn.decode(), out
-
-
 def test_progress_on_a_terminal_only(alpha: Path) -> None:
-    code, drawn, _ = _on_terminal(alpha, "say", "alpha", "Hello there.")
+    code, drawn, _ = run_on_terminal(alpha, "say", "alpha", "Hello there.")
     assert code == 0
     assert "loading the draft engine" in drawn and "speaking 12 characters as alpha" in drawn
-    code, drawn, _ = _on_terminal(alpha, "decode", "alpha")
+    code, drawn, _ = run_on_terminal(alpha, "decode", "alpha")
     assert code == 0 and "decoding alpha with codec2-3200" in drawn
-    code, drawn, out = _on_terminal(alpha, "say", "alpha", "Hello there.", "--json")
+    code, drawn, out = run_on_terminal(alpha, "say", "alpha", "Hello there.", "--json")
     assert code == 0 and "loading" not in drawn and json.loads(out)["name"] == "alpha"
     piped = run_cli("say", "alpha", "Hello there.")
     assert "loading" not in piped.stderr

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import click
 import soundfile
 
-from tests.helpers import one_line_error, run_cli, snapshot
+from tests.helpers import one_line_error, run_cli, run_on_terminal, snapshot
 from tests.render.support import check_lock
 
 
@@ -56,36 +52,16 @@ def test_json_summary(cast_repo: Path) -> None:
     assert proc.stderr == ""
 
 
-def _run_on_terminal(root: Path, *args: str) -> tuple[int, str]:
-    """Run refmgr with stderr on a pseudo-terminal; returns (exit status, what it drew)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "refmgr", *args], cwd=root, stdout=subprocess.PIPE, stderr=slave
-    )
-    os.close(slave)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the terminal closed: the process has ended
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(master)
-    return proc.wait(), drawn.decode(errors="replace")
-
-
 def test_progress_bar_with_eta_only_on_a_terminal(cast_repo: Path) -> None:
     # Long enough (about 2 s) for click to have a time estimate: it waits 1 s for one.
     lines = [f"alpha: Line {i} of a scene long enough to show the time left." for i in range(30)]
     (cast_repo / "long.txt").write_text("\n".join(lines))
-    code, drawn = _run_on_terminal(cast_repo, "render", "long.txt")
+    code, drawn, _ = run_on_terminal(cast_repo, "render", "long.txt")
     assert code == 0
     assert "rendering" in drawn and "30/30" in drawn
     assert "0001-alpha" in drawn  # the line being rendered
     assert re.search(r"\d+/30  00:00:\d\d", drawn), drawn  # position, then the ETA
-    code, drawn = _run_on_terminal(cast_repo, "render", "ep.txt", "--json", "--force")
+    code, drawn, _ = run_on_terminal(cast_repo, "render", "ep.txt", "--json", "--force")
     assert code == 0 and drawn == ""
     proc = run_cli("render", "ep.txt", "--force")  # stderr is a pipe
     assert proc.returncode == 0 and proc.stderr == ""
