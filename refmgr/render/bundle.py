@@ -64,13 +64,7 @@ def export_bundle(project: Project, name: str, shard: Shard, target: Path) -> li
             )
         files[path] = data
     files[project.relative(source)] = dump_lock(lock)
-    for relative, data in files.items():
-        written = target / relative
-        try:
-            written.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(written, data)
-        except OSError as e:
-            raise RefmgrError(f"cannot write: {e.strerror}", written) from None
+    _write_all(target, files)
     return sorted(files)
 
 
@@ -116,14 +110,19 @@ def bring_outputs(project: Project, name: str, bundles: list[Bundle]) -> list[st
                 )
             if _read_output(project.root, path, entry, None) is None:
                 wanted[path] = data
-    for path, data in wanted.items():
-        target = project.root / path
+    _write_all(project.root, wanted)
+    return sorted(wanted)
+
+
+def _write_all(base: Path, files: dict[str, bytes]) -> None:
+    """Write each file (a '/'-separated path below ``base``) atomically."""
+    for relative, data in files.items():
+        target = base / relative
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, data)
         except OSError as e:
             raise RefmgrError(f"cannot write: {e.strerror}", target) from None
-    return sorted(wanted)
 
 
 def _output_path(project: Project, name: str, path: str, lock_file: Path) -> str:
