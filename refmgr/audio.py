@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from refmgr.config import Limits
 from refmgr.errors import AudioError
+from refmgr.fsutil import open_regular, read_at_most
 
 Samples = npt.NDArray[np.float32]
 FULL_SCALE = 0.999
@@ -34,32 +37,50 @@ class Recording:
         return len(self.samples) / self.sample_rate
 
 
+# The most a recording within limits.max_duration_s can need: 192 kHz stereo at 32 bits a
+# sample, plus room for metadata (cover art, cue lists). Anything bigger is refused from its
+# size alone, before a byte is read: a voice reference never needs more.
+MAX_BYTES_PER_SECOND = 192_000 * 2 * 4
+METADATA_ALLOWANCE = 16 << 20
+# A compressed stream never takes more than 32-bit PCM of the same length: what a FLAC, Ogg
+# or MP3 file holds beyond that (and the metadata allowance) is not audio.
+MAX_BYTES_PER_SAMPLE = 4
+MAX_WAV_CHUNKS = 4096  # real files have a handful; bounds the walk over a hostile one
+
+
+def byte_ceiling(limits: Limits) -> int:
+    """The largest recording file ``add`` reads under ``limits``."""
+    return int(limits.max_duration_s * MAX_BYTES_PER_SECOND) + METADATA_ALLOWANCE
+
+
+def _open(path: Path, limits: Limits) -> BinaryIO:
+    return open_regular(
+        path,
+        byte_ceiling(limits),
+        AudioError,
+        "recording",
+        hint=(
+            f" ({limits.max_duration_s:g} s of audio, limits.max_duration_s in refmgr.toml, "
+            "never needs more; convert it to 16-bit 48 kHz)"
+        ),
+    )
+
+
+def check_recording_file(path: Path, limits: Limits) -> None:
+    """Refuse a recording from its kind, size and header alone, without reading its samples:
+    what ``add`` checks of every recording before loading a model."""
+    with _open(path, limits) as f:
+        _check_container(f, os.fstat(f.fileno()).st_size, path, limits)
+
+
 def read_recording(path: Path, limits: Limits) -> Recording:
     """Read and check a recording. Raises AudioError naming the file and the problem."""
     import soundfile
 
-    if not path.exists():
-        raise AudioError("no such file", path)
-    if path.is_dir():
-        raise AudioError("is a directory, not a recording", path)
-    _refuse_long_before_reading(path, limits)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise AudioError(f"cannot read: {e.strerror}", path) from None
-    if not raw:
-        raise AudioError("file is empty", path)
-    if raw[:4] == b"RIFF" and raw[8:12] == b"WAVE":
-        _check_wav_chunks(raw, path)
-    try:
-        info = soundfile.info(io.BytesIO(raw))
-    except (RuntimeError, soundfile.SoundFileError) as e:
-        raise AudioError(f"not a readable audio file ({_sndfile_reason(e)})", path) from None
-    if info.frames == 0 or info.samplerate <= 0:
-        raise AudioError("contains no audio samples", path)
-    duration = info.frames / info.samplerate
-    if duration > limits.max_duration_s:
-        raise AudioError(_too("long", duration, "at most", limits.max_duration_s, "max"), path)
+    with _open(path, limits) as f:
+        raw = read_at_most(f, path, byte_ceiling(limits), AudioError, "recording")
+    # Every check runs on the very bytes that are decoded (the file may change meanwhile).
+    _check_container(io.BytesIO(raw), len(raw), path, limits)
     try:
         data, sample_rate = soundfile.read(io.BytesIO(raw), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.SoundFileError) as e:
@@ -98,17 +119,35 @@ def read_recording(path: Path, limits: Limits) -> Recording:
     )
 
 
-def _refuse_long_before_reading(path: Path, limits: Limits) -> None:
-    """A recording over the limit is refused from its header, before gigabytes are read."""
+def _check_container(f: BinaryIO, size: int, path: Path, limits: Limits) -> None:
+    """The container's header against ``limits`` and against the file's size: a recording
+    too long, or holding more bytes than its audio can take, is refused before decoding."""
     import soundfile
 
+    if size == 0:
+        raise AudioError("file is empty", path)
+    head = f.read(12)
+    is_wav = head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+    if is_wav:
+        _check_wav_chunks(f, size, path)
+    f.seek(0)
     try:
-        info = soundfile.info(str(path))
-    except (RuntimeError, soundfile.SoundFileError, OSError):
-        return  # reported with the reason once the bytes are read
-    if info.samplerate > 0 and info.frames / info.samplerate > limits.max_duration_s:
-        duration = info.frames / info.samplerate
+        info = soundfile.info(f)
+    except (RuntimeError, soundfile.SoundFileError) as e:
+        raise AudioError(f"not a readable audio file ({_sndfile_reason(e)})", path) from None
+    if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
+        raise AudioError("contains no audio samples", path)
+    duration = info.frames / info.samplerate
+    if duration > limits.max_duration_s:
         raise AudioError(_too("long", duration, "at most", limits.max_duration_s, "max"), path)
+    if not is_wav:  # a WAV's chunks were checked exactly above
+        room = info.frames * info.channels * MAX_BYTES_PER_SAMPLE + METADATA_ALLOWANCE
+        if size > room:
+            raise AudioError(
+                f"file is {size} bytes, more than {duration:.2f} s of audio can take "
+                f"({room}): trailing data after the audio stream",
+                path,
+            )
 
 
 def _too(what: str, duration: float, bound: str, limit: float, key: str) -> str:
@@ -125,27 +164,53 @@ def _sndfile_reason(error: Exception) -> str:
     return reason[:1].lower() + reason[1:] if reason else "unknown error"
 
 
-def _check_wav_chunks(raw: bytes, path: Path) -> None:
-    """libsndfile quietly reads what is there of a truncated WAV; refuse it instead."""
-    pos = 12
-    while pos + 8 <= len(raw):
-        chunk_id = raw[pos : pos + 4]
-        (size,) = struct.unpack("<I", raw[pos + 4 : pos + 8])
-        body = pos + 8
-        if chunk_id == b"data":
-            # 0 and 0xFFFFFFFF mark a size left unknown by a streaming writer.
-            if size not in (0, 0xFFFFFFFF) and body + size > len(raw):
+def _check_wav_chunks(f: BinaryIO, size: int, path: Path) -> None:
+    """libsndfile quietly reads what is there of a truncated WAV, and ignores what follows
+    its chunks: refuse both. Reads the chunk headers only (seeking over their bodies)."""
+    f.seek(4)
+    (riff_size,) = struct.unpack("<I", f.read(4))
+    # 0 and 0xFFFFFFFF mark a size left unknown by a streaming writer.
+    if riff_size not in (0, 0xFFFFFFFF) and size > 8 + riff_size + (riff_size & 1):
+        raise AudioError(
+            f"{size - 8 - riff_size} bytes of trailing data after the WAV's RIFF chunk "
+            f"(which declares {8 + riff_size} bytes)",
+            path,
+        )
+    pos, seen_data = 12, False
+    for _ in range(MAX_WAV_CHUNKS):
+        if size - pos < 8:
+            if size - pos > 1:  # one pad byte may end a file
                 raise AudioError(
-                    f"truncated WAV: data chunk declares {size} bytes, file holds {len(raw) - body}",
+                    f"{size - pos} bytes of trailing data after the WAV's chunks", path
+                )
+            break
+        f.seek(pos)
+        head = f.read(8)
+        chunk_id = head[:4]
+        (chunk_size,) = struct.unpack("<I", head[4:8])
+        body = pos + 8
+        if not all(32 <= c < 127 for c in chunk_id):
+            what = "trailing data after the WAV's chunks" if seen_data else "corrupt WAV"
+            raise AudioError(f"{what}: no chunk id at byte {pos}", path)
+        if chunk_id == b"data" and not seen_data:
+            seen_data = True
+            if chunk_size in (0, 0xFFFFFFFF):
+                return  # the samples run to the end of the file
+            if body + chunk_size > size:
+                raise AudioError(
+                    f"truncated WAV: data chunk declares {chunk_size} bytes, "
+                    f"file holds {size - body}",
                     path,
                 )
-            return
-        if body + size > len(raw):
+        elif body + chunk_size > size:
             raise AudioError(
                 f"corrupt WAV: chunk '{_chunk_name(chunk_id)}' runs past the end", path
             )
-        pos = body + size + (size & 1)
-    raise AudioError("corrupt WAV: no data chunk", path)
+        pos = body + chunk_size + (chunk_size & 1)
+    else:
+        raise AudioError(f"corrupt WAV: more than {MAX_WAV_CHUNKS} chunks", path)
+    if not seen_data:
+        raise AudioError("corrupt WAV: no data chunk", path)
 
 
 def _chunk_name(chunk_id: bytes) -> str:

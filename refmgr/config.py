@@ -22,10 +22,12 @@ from typing import Any, TypeVar
 
 from refmgr.backends.registry import CODECS, ENGINES, checkpoint_layouts
 from refmgr.errors import ConfigError
+from refmgr.fsutil import read_regular
 from refmgr.params import DEFAULTS, PARAM_TYPES, param_problem
 from refmgr.tomledit import Key, edit
 
 CONFIG_FILE = "refmgr.toml"
+MAX_CONFIG_BYTES = 1 << 20  # a few KB in practice
 SCHEMA_VERSION = 1
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -57,6 +59,8 @@ class Limits:
     silence_dbfs: float = -50.0
     # Warn when more than this fraction of samples sits at full scale.
     clipping_warn_ratio: float = 0.001
+    # The longest script line `render` accepts: an engine's memory grows with the line.
+    max_line_chars: int = 2000
 
 
 # The largest limits.max_token_bytes: 30 s of tokens is ~13 KB, 90 s under 50 KB.
@@ -146,12 +150,7 @@ T = TypeVar("T")
 
 
 def load_config(path: Path) -> Config:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("no such file", path) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", path) from None
+    raw = read_regular(path, MAX_CONFIG_BYTES, ConfigError)
     return parse_config_bytes(raw, path)
 
 
@@ -318,6 +317,8 @@ def _check_semantics(config: Config, path: Path) -> None:
             f"not {limits.max_token_bytes}",
             path,
         )
+    if limits.max_line_chars <= 0:
+        raise ConfigError("limits.max_line_chars must be positive", path)
     for name in ("refs", "manifests", "renders"):
         value = getattr(config.paths, name)
         p = PurePosixPath(value)

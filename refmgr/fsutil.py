@@ -9,6 +9,7 @@ import re
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from refmgr.errors import RefmgrError
 from refmgr.filelocks import failpoint
@@ -30,34 +31,82 @@ def regular_file_problem(mode: int) -> str | None:
     return f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'a special file')})"
 
 
-def read_regular(
-    path: Path, max_bytes: int, error: type[RefmgrError] = RefmgrError, what: str = "file"
-) -> bytes:
-    """The bytes of the regular file at ``path`` (symlinks followed), at most ``max_bytes``.
+def open_regular(
+    path: Path,
+    max_bytes: int,
+    error: type[RefmgrError] = RefmgrError,
+    what: str = "file",
+    hint: str = "",
+) -> BinaryIO:
+    """``path`` (symlinks followed) open for reading, once it is known to be a regular file
+    of at most ``max_bytes``; ``what`` names it in messages, ``hint`` ends an over-limit one.
 
-    Type and size are checked before anything is read, so /dev/zero, a FIFO or a huge file
-    is refused at once; the open is non-blocking (a FIFO swapped in after the check never
-    waits for a writer) and the type is checked again on what was opened."""
+    Anything a command reads may come from a hostile clone or path: type and size are
+    checked before anything is read, so /dev/zero, a FIFO or a huge file is refused at once
+    (a device or socket is never even opened); the open is non-blocking (a FIFO swapped in
+    after the check never waits for a writer) and the type is checked again on what was
+    opened."""
     try:
-        problem = regular_file_problem(os.stat(path).st_mode)
-        if problem is None:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        _check_regular(os.stat(path), path, max_bytes, error, what, hint)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise error("no such file", path) from None
+        raise error(f"no such {what}", path) from None
     except OSError as e:
         raise error(f"cannot read: {e.strerror}", path) from None
+    try:
+        _check_regular(os.fstat(fd), path, max_bytes, error, what, hint)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_at_most(
+    f: BinaryIO,
+    path: Path,
+    max_bytes: int,
+    error: type[RefmgrError] = RefmgrError,
+    what: str = "file",
+    hint: str = "",
+) -> bytes:
+    """The rest of ``f``, refused past ``max_bytes`` (a file that grew since the check)."""
+    try:
+        data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise error(f"cannot read: {e.strerror}", path) from None
+    if len(data) > max_bytes:
+        raise error(f"{what} is over the limit of {max_bytes} bytes{hint}", path)
+    return data
+
+
+def read_regular(
+    path: Path,
+    max_bytes: int,
+    error: type[RefmgrError] = RefmgrError,
+    what: str = "file",
+    hint: str = "",
+) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``max_bytes`` (see open_regular)."""
+    with open_regular(path, max_bytes, error, what, hint) as f:
+        return read_at_most(f, path, max_bytes, error, what, hint)
+
+
+def _check_regular(
+    info: os.stat_result,
+    path: Path,
+    max_bytes: int,
+    error: type[RefmgrError],
+    what: str,
+    hint: str,
+) -> None:
+    problem = regular_file_problem(info.st_mode)
     if problem is not None:
         raise error(problem, path)
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        problem = regular_file_problem(info.st_mode)
-        if problem is not None:
-            raise error(problem, path)
-        if info.st_size <= max_bytes:
-            data = f.read(info.st_size + 1)  # +1: a file that grew since is caught below
-    if info.st_size > max_bytes or len(data) > max_bytes:
-        raise error(f"over the limit of {max_bytes} bytes for a {what}", path)
-    return data
+    if info.st_size > max_bytes:
+        raise error(
+            f"{what} is {info.st_size} bytes, over the limit of {max_bytes} bytes{hint}", path
+        )
 
 
 def fsync_dir(directory: Path) -> None:

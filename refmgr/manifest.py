@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.errors import ManifestError
+from refmgr.fsutil import read_regular
 from refmgr.jsondoc import schema_problem
 from refmgr.tokens import TokenExpectation
 
 SCHEMA_VERSION = 1
+MAX_MANIFEST_BYTES = 1 << 20  # manifests are a few KB; anything this big is not one
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 LANGUAGE_PATTERN = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")  # as the schema's
 
@@ -217,14 +219,7 @@ def validate_data(data: dict[str, Any], path: Path) -> Manifest:
 
 
 def load_manifest(path: Path) -> Manifest:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ManifestError("manifest is missing", path) from None
-    except IsADirectoryError:
-        raise ManifestError("manifest is a directory", path) from None
-    except OSError as e:
-        raise ManifestError(f"cannot read manifest: {e.strerror}", path) from None
+    raw = read_regular(path, MAX_MANIFEST_BYTES, ManifestError, "manifest")
     return parse_manifest(raw, path)
 
 

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from refmgr.backends.registry import CODECS
-from refmgr.config import CONFIG_FILE, Config, parse_config_bytes
+from refmgr.config import CONFIG_FILE, MAX_CONFIG_BYTES, Config, parse_config_bytes
 from refmgr.errors import ConfigError, ManifestError, TokenFileError
 from refmgr.findings import Finding
-from refmgr.manifest import Manifest, check_name, parse_manifest
+from refmgr.manifest import MAX_MANIFEST_BYTES, Manifest, check_name, parse_manifest
 from refmgr.pins import stale_pins
 from refmgr.rawaudio import HEAD_BYTES, recording_kind, sniff
 from refmgr.reference import check_code_ranges, tokens_path_problem
@@ -41,8 +41,6 @@ from refmgr.tokens import (
     read_header,
 )
 
-MAX_MANIFEST_BYTES = 1 << 20  # manifests are a few KB; anything this big is not one
-MAX_CONFIG_BYTES = 1 << 20
 FRAME_SLACK = 1  # frames = ceil(samples / hop) on resampled audio: allow one frame either way
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from refmgr import __version__, gitrepo
-from refmgr.audio import read_recording, resample
+from refmgr.audio import check_recording_file, read_recording, resample
 from refmgr.backends.base import Codec
 from refmgr.backends.registry import codec_spec, load_codec
 from refmgr.checkpoints import RunOptions, backend_settings
-from refmgr.config import edited_config, load_config
+from refmgr.config import Limits, edited_config, load_config
 from refmgr.errors import (
     AudioError,
     BackendError,
@@ -29,6 +29,7 @@ from refmgr.errors import (
     TokenFileError,
     UsageError,
 )
+from refmgr.fsutil import read_regular
 from refmgr.manifest import (
     SCHEMA_VERSION,
     check_language,
@@ -47,6 +48,8 @@ from refmgr.versions import installed_version
 from refmgr.voice import voice_profile
 
 TRANSCRIPT_SUFFIXES = (".lab", ".txt")  # the Fish Speech convention first
+# A transcript of 90 s of speech is a few KB; a file this big is not one.
+MAX_TRANSCRIPT_BYTES = 64 << 10
 
 Progress = Callable[[int, int, Path], None]
 
@@ -113,7 +116,8 @@ def add_references(
         raise RefmgrError(problem)
     codec_id = _allowed_codec(project, codec_id)
     require_installed_matches(project.config, codec_id, project.config_path)
-    items = [_plan(rec, name, text, text_file) for rec in recordings]
+    limits = project.config.limits
+    items = [_plan(rec, name, text, text_file, limits) for rec in recordings]
     _check_unique(items)
     if not force:
         for item in items:
@@ -176,12 +180,14 @@ def _allowed_codec(project: Project, codec_id: str | None) -> str:
     return codec_id
 
 
-def _plan(recording: Path, name: str | None, text: str | None, text_file: Path | None) -> _Item:
-    # What is wrong with the recording itself comes before what is missing beside it.
+def _plan(
+    recording: Path, name: str | None, text: str | None, text_file: Path | None, limits: Limits
+) -> _Item:
+    # What is wrong with the recording itself comes before what is missing beside it: its
+    # kind, size and header, before a model is loaded or a sample read.
     if not os.path.lexists(recording):
         raise AudioError("no such file", recording)
-    if recording.is_dir():
-        raise AudioError("is a directory, not a recording", recording)
+    check_recording_file(recording, limits)
     ref_name = name if name is not None else recording.stem
     problem = check_name(ref_name)
     if problem:
@@ -204,14 +210,11 @@ def _transcript(recording: Path, text: str | None, text_file: Path | None) -> st
                 f"{recording.with_suffix('.lab').name} beside the recording",
                 recording,
             )
+        raw = read_regular(source, MAX_TRANSCRIPT_BYTES, what="transcript file")
         try:
-            value = source.read_bytes().decode("utf-8-sig")
-        except FileNotFoundError:
-            raise RefmgrError("transcript file not found", source) from None
+            value = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise RefmgrError("transcript is not UTF-8 text", source) from None
-        except OSError as e:
-            raise RefmgrError(f"cannot read transcript: {e.strerror}", source) from None
     value = " ".join(value.split())
     if not value:
         raise RefmgrError("transcript is empty", source or recording)

@@ -116,11 +116,16 @@ def _planned(
         engine.close()
 
 
+def _read_script(project: Project, script_path: Path) -> Script:
+    limit = project.config.limits.max_line_chars
+    return read_script(script_path, project.root, max_line_chars=limit)
+
+
 def plan_render(
     project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
 ) -> Plan:
     """What ``render_script`` with the same options would do; writes nothing."""
-    with _planned(project, read_script(script_path, project.root), options) as (plan, _, _):
+    with _planned(project, _read_script(project, script_path), options) as (plan, _, _):
         return plan
 
 
@@ -136,7 +141,7 @@ def render_script(
     """Render what is stale, lock it, and optionally mix every line into ``mix``."""
     if mix is not None and options.shard is not None:
         raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
-    script = read_script(script_path, project.root)
+    script = _read_script(project, script_path)
     with (
         render_lock(project, script.name),
         _planned(project, script, options) as (plan, engine, index),
@@ -156,7 +161,7 @@ def mix_script(
 ) -> MixResult:
     """Mix every line of a rendered script into ``target`` from its lock and outputs alone:
     no engine is opened (a render's plan would need one, and its device and precision)."""
-    script = read_script(script_path, project.root)
+    script = _read_script(project, script_path)
     with render_lock(project, script.name):
         check_owner(project, script.name, script.source, script.path)
         path = lock_path(project, script.name)

@@ -17,12 +17,12 @@ from refmgr import gitrepo
 from refmgr.backends.registry import codec_spec
 from refmgr.config import Config
 from refmgr.errors import GitError, ManifestError
-from refmgr.manifest import Manifest, parse_manifest
+from refmgr.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from refmgr.pins import stale_pins
 from refmgr.project import STATE_DIR, Project
 from refmgr.snapshot import TooLarge, WorkTree
 from refmgr.store import JOURNAL, RECOVER_HINT, pending
-from refmgr.validate import MAX_MANIFEST_BYTES, layout
+from refmgr.validate import layout
 from refmgr.versions import installed_version
 
 # Categories, in the order they are shown.

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refmgr.config import MAX_GAP_S
+from refmgr.config import MAX_GAP_S, Limits
 from refmgr.errors import RefmgrError, display_path
+from refmgr.fsutil import read_regular
 from refmgr.params import PARAM_TYPES, param_problem
 
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
@@ -28,17 +29,20 @@ KEY_PATTERN = re.compile(r"[a-z_]+")
 SCRIPT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 OVERRIDES = (*PARAM_TYPES, "gap")  # gap: seconds of silence after the line in --mix
 SHARD_MARK = ".shard-"  # in renders/NAME.shard-K-of-N.lock.json, and in no script name
+# A feature film's dialogue is a few hundred KB: a bigger file is not a script to render.
+MAX_SCRIPT_BYTES = 8 << 20
 
 
 class ScriptError(RefmgrError):
     """A problem at a place in a script: ``script.txt:LINE:COL: problem``."""
 
-    def __init__(self, message: str, path: Path, line: int, column: int) -> None:
+    def __init__(self, message: str, path: Path, line: int, column: int | None) -> None:
         super().__init__(message, path)
         self.line, self.column = line, column
 
     def __str__(self) -> str:
-        return f"{display_path(self.path or '')}:{self.line}:{self.column}: {self.message}"
+        where = f"{self.line}" if self.column is None else f"{self.line}:{self.column}"
+        return f"{display_path(self.path or '')}:{where}: {self.message}"
 
 
 class ScriptErrors(RefmgrError):
@@ -125,21 +129,22 @@ def script_source(root: Path, path: Path) -> str:
         return absolute.name
 
 
-def read_script(path: Path, root: Path | None = None) -> Script:
+def read_script(
+    path: Path, root: Path | None = None, *, max_line_chars: int = Limits.max_line_chars
+) -> Script:
     """The script at ``path``; ``root``: the repository root its source is relative to."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RefmgrError("no such script", path) from None
-    except IsADirectoryError:
-        raise RefmgrError("is a directory, not a script", path) from None
-    except OSError as e:
-        raise RefmgrError(f"cannot read script: {e.strerror}", path) from None
+    raw = read_regular(path, MAX_SCRIPT_BYTES, what="script")
     source = script_source(root, path) if root is not None else path.name
-    return parse_script(raw, path, source=source)
+    return parse_script(raw, path, source=source, max_line_chars=max_line_chars)
 
 
-def parse_script(raw: bytes, path: Path, *, source: str | None = None) -> Script:
+def parse_script(
+    raw: bytes,
+    path: Path,
+    *,
+    source: str | None = None,
+    max_line_chars: int = Limits.max_line_chars,
+) -> Script:
     name = script_name(path)
     text = _decode(raw, path)
     lines: list[ScriptLine] = []
@@ -148,6 +153,16 @@ def parse_script(raw: bytes, path: Path, *, source: str | None = None) -> Script
     seen_stems: dict[str, int] = {}
     for number, content in enumerate(text.split("\n"), start=1):
         content = content.rstrip("\r")
+        if len(content) > max_line_chars:
+            # An engine's memory and time grow with the line: a runaway line is refused
+            # before anything is loaded, whatever it holds (comments included: one rule).
+            raise ScriptError(
+                f"line is {len(content)} characters, limit {max_line_chars} "
+                "(limits.max_line_chars in refmgr.toml)",
+                path,
+                number,
+                None,
+            )
         if not content.strip() or content.lstrip().startswith("#"):
             continue
         try:
