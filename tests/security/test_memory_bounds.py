@@ -38,7 +38,7 @@ def run_bounded(*args: str | os.PathLike[str], cwd: Path) -> subprocess.Complete
         capture_output=True,
         text=True,
         timeout=TIME_LIMIT_S,
-        preexec_fn=_limit_memory,  # noqa: PLW1509  (no threads in the test process matter here)
+        preexec_fn=_limit_memory,  # the limit is set in the child only
         check=False,
     )
 
