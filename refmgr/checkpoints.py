@@ -13,6 +13,11 @@ is found, in this order, at:
    path is ever committed;
 5. upstream's default place, ``checkpoints/<name>`` under the repository root.
 
+A clone must never choose what is loaded (checkpoints are torch pickles): a directory
+found inside the repository (3 and 5) is used only if git tracks nothing in it or on the
+way to it, and it resolves inside the repository. Its files are then ones this machine put
+there (downloaded, git-ignored), never ones a commit brought.
+
 Hashing multi-GB weights takes seconds to minutes, so digests are cached outside git
 (``$XDG_CACHE_HOME/refmgr/digests.json``) keyed by absolute path, size and mtime: a file
 that changes in any of them is hashed again.
@@ -174,6 +179,8 @@ def locate(project: Project, layout: CheckpointLayout, override: Path | None = N
                 f"download it with: {layout.download}",
                 directory,
             )
+        if source == "refmgr.toml":
+            check_not_committed(project, directory, layout.model)
         return directory
     default = project.root / layout.default_dir
     if not default.is_dir():
@@ -183,7 +190,49 @@ def locate(project: Project, layout: CheckpointLayout, override: Path | None = N
             f"or set ${env})",
             default,
         )
+    check_not_committed(project, default, layout.model)
     return default
+
+
+def check_not_committed(project: Project, directory: Path, model: str) -> None:
+    """Refuse a checkpoint directory the repository itself chose: one that leads outside it,
+    or in which (or on the way to which) git tracks anything, e.g. a committed model.pth or
+    a committed symlink. The user's own download there is untracked and git-ignored."""
+    from refmgr import gitrepo
+    from refmgr.errors import GitError
+
+    root = Path(os.path.realpath(project.root))
+    real = Path(os.path.realpath(directory))
+    if not real.is_relative_to(root):
+        raise BackendError(
+            f"checkpoint directory of {model} leads outside the repository; a repository "
+            f"cannot choose a checkpoint: set ${checkpoint_env_var(model)} or run "
+            f"refmgr model pin {model} DIR",
+            directory,
+        )
+    lexical = Path(os.path.abspath(directory)).relative_to(Path(os.path.abspath(project.root)))
+    wanted = {real.relative_to(root).as_posix(), lexical.as_posix()}
+    on_the_way = {p.as_posix() for rel in (lexical, real.relative_to(root)) for p in rel.parents}
+    if not gitrepo.is_git_repo(project.root):
+        return  # nothing in it came by a clone
+    try:
+        entries = gitrepo.index_entries(project.root, sorted(wanted | (on_the_way - {"."})))
+    except GitError as e:  # e.g. the directory is inside a submodule: the clone chose it
+        raise BackendError(
+            f"checkpoint of {model}: cannot tell what git tracks there ({e.message})", directory
+        ) from None
+    tracked = [
+        p
+        for p in entries
+        if p in on_the_way or any(w == "." or p == w or p.startswith(w + "/") for w in wanted)
+    ]
+    if tracked:
+        raise BackendError(
+            f"checkpoint of {model} is committed to the repository ({tracked[0]} is tracked "
+            "by git); refmgr loads only checkpoints you downloaded yourself: remove it from "
+            f"git, or put yours elsewhere and run refmgr model pin {model} DIR",
+            directory,
+        )
 
 
 def check_present(directory: Path, layout: CheckpointLayout, names: tuple[str, ...]) -> None:
