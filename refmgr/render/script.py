@@ -51,7 +51,7 @@ class ScriptErrors(RefmgrError):
 
     def __init__(self, errors: list[ScriptError]) -> None:
         super().__init__(errors[0].message, errors[0].path)
-        self.errors = sorted(errors, key=lambda e: (e.line, e.column))
+        self.errors = sorted(errors, key=lambda e: (e.line, e.column or 0))
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
@@ -156,13 +156,16 @@ def parse_script(
         if len(content) > max_line_chars:
             # An engine's memory and time grow with the line: a runaway line is refused
             # before anything is loaded, whatever it holds (comments included: one rule).
-            raise ScriptError(
-                f"line is {len(content)} characters, limit {max_line_chars} "
-                "(limits.max_line_chars in refmgr.toml)",
-                path,
-                number,
-                None,
+            errors.append(
+                ScriptError(
+                    f"line is {len(content)} characters, limit {max_line_chars} "
+                    "(limits.max_line_chars in refmgr.toml)",
+                    path,
+                    number,
+                    None,
+                )
             )
+            continue
         if not content.strip() or content.lstrip().startswith("#"):
             continue
         try:
