@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,14 @@ from tests.helpers import RecordingFactory, one_line_error, run_cli, snapshot
 
 def refused(repo: Path, args: list[str], *needles: str) -> None:
     before = snapshot(repo)
-    proc = run_cli("add", *args)
+    # A timeout: reading a FIFO (as refmgr once did) would wait for a writer forever.
+    proc = subprocess.run(
+        [sys.executable, "-m", "refmgr", "add", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 1, proc.stderr
     assert one_line_error(proc.stderr, *needles), proc.stderr
     assert snapshot(repo) == before
