@@ -76,7 +76,7 @@ def read_at_most(
     except OSError as e:
         raise error(f"cannot read: {e.strerror}", path) from None
     if len(data) > max_bytes:
-        raise error(f"{what} is over the limit of {max_bytes} bytes{hint}", path)
+        raise error(f"over the limit of {max_bytes} bytes for a {what}{hint}", path)
     return data
 
 
@@ -102,10 +102,13 @@ def _check_regular(
 ) -> None:
     problem = regular_file_problem(info.st_mode)
     if problem is not None:
+        if stat.S_ISDIR(info.st_mode) and what != "file":
+            problem += f", not a {what}"
         raise error(problem, path)
     if info.st_size > max_bytes:
         raise error(
-            f"{what} is {info.st_size} bytes, over the limit of {max_bytes} bytes{hint}", path
+            f"over the limit of {max_bytes} bytes for a {what} ({info.st_size} bytes){hint}",
+            path,
         )
 
 

@@ -112,8 +112,8 @@ def test_text_file_is_read_capped(
         needle = "not a regular file (a FIFO)"
     elif kind == "huge":
         text.write_text("word " * 100_000)
-        needle = "transcript file is 500000 bytes, over the limit of 65536 bytes"
+        needle = "over the limit of 65536 bytes for a transcript file (500000 bytes)"
     else:
         text.mkdir()
-        needle = "is a directory"
+        needle = "is a directory, not a transcript file"
     refused(voice_repo, [str(rec), "--text-file", str(text)], "alpha.lab", needle)

@@ -98,11 +98,7 @@ def test_path_leading_out_of_the_repository_is_refused(voice_repo: Path, tmp_pat
     fake_checkpoint(tmp_path / "other-clone" / "weights")
     pin_checkpoint(open_project(voice_repo), "fish-s1", tmp_path / "other-clone" / "weights")
     config = voice_repo / "refmgr.toml"
-    config.write_text(
-        config.read_text().replace(
-            "[models.fish-s1]", '[models.fish-s1]\npath = "../other-clone/weights"'
-        )
-    )
+    config.write_text(config.read_text() + '\n[models.fish-s1]\npath = "../other-clone/weights"\n')
     forget_user_locations()
     refused(voice_repo, "leads outside the repository")
 
