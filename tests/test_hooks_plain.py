@@ -12,7 +12,16 @@ import pytest
 
 from refmgr.commands.hooks import MARKER
 from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
-from tests.gitenv import PROJECT, commit, commit_a_new_reference, git_env, must, run
+from tests.gitenv import (
+    PROJECT,
+    commit,
+    commit_a_new_reference,
+    git_env,
+    make_venv,
+    must,
+    run,
+    without_refmgr_on_path,
+)
 from tests.helpers import RecordingFactory
 
 pytest_plugins = ["tests.voice_fixtures"]
@@ -22,12 +31,6 @@ FOREIGN = "#!/bin/sh\necho someone else's hook\nexit 0\n"
 
 def refmgr(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "-m", "refmgr", *args], root, env)
-
-
-def without_refmgr_on_path(env: dict[str, str]) -> dict[str, str]:
-    here = str(Path(sys.executable).parent)
-    path = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != here)
-    return {**env, "PATH": path}
 
 
 def test_a_good_reference_commits(

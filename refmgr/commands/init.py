@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refmgr import gitrepo
+from refmgr import diffdriver, gitrepo
 from refmgr.config import CONFIG_FILE, CodecSettings, Config, dump_config, load_config
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
@@ -15,8 +14,6 @@ from refmgr.pins import installed_pin
 from refmgr.precommit import CONFIG_NAME, local_config
 from refmgr.project import LISTEN_DIR, STATE_DIR, ensure_state_dir
 from refmgr.render.script import SHARD_MARK
-
-TEXTCONV_KEY = "diff.refmgr.textconv"
 
 
 @dataclass
@@ -73,14 +70,12 @@ def _new_config() -> Config:
 
 
 def _configure_textconv(root: Path, result: InitResult) -> None:
-    # Repository-local git config (never committed), so the interpreter's absolute path is
-    # fine and makes git diff work without refmgr on PATH, like pre-commit's own hook.
-    # git appends the path of the file to show, which the repository chooses: '--' keeps a
-    # file named like an option ('-h.npy') a file.
-    command = f"{shlex.quote(sys.executable)} -m refmgr textconv --git --"
-    if gitrepo.get_config(root, TEXTCONV_KEY) != command:
-        gitrepo.set_config(root, TEXTCONV_KEY, command)
-        result.updated.append(f"git config {TEXTCONV_KEY}")
+    # Repository-local git config (never committed): this Python first, so git diff works
+    # without refmgr on PATH; the driver outlives it (see refmgr.diffdriver).
+    command = diffdriver.command(sys.executable)
+    if gitrepo.get_config(root, diffdriver.CONFIG_KEY) != command:
+        gitrepo.set_config(root, diffdriver.CONFIG_KEY, command)
+        result.updated.append(f"git config {diffdriver.CONFIG_KEY}")
 
 
 def gitattributes_lines(config: Config) -> list[str]:
