@@ -22,6 +22,9 @@ class InitResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     git_initialized: bool = False
+    # Set when an enclosing git repository ignores the directory: 'the git repository at
+    # TOP ignores it (.gitignore:1: /build/)'.
+    ignored_by: str | None = None
 
 
 def init_repository(directory: Path, *, git: bool = True) -> InitResult:
@@ -33,7 +36,13 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
         raise RefmgrError(f"cannot create the directory: {e.strerror}", directory) from None
     root = directory.resolve()
     result = InitResult(root=root)
-    if git and not gitrepo.is_git_repo(root):
+    # Inside another checkout's ignored folder (its build/), nothing here could be committed
+    # there: the voice repository gets a git repository of its own, and the enclosing one's
+    # config and hooks stay untouched.
+    rule = gitrepo.ignored(root, ["."]).get(".")
+    if rule is not None:
+        result.ignored_by = f"the git repository at {gitrepo.toplevel(root)} ignores it ({rule})"
+    if git and (rule is not None or not gitrepo.is_git_repo(root)):
         gitrepo.init(root)
         result.git_initialized = True
     config_path = root / CONFIG_FILE
@@ -52,7 +61,7 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
         result.created.append(STATE_DIR + "/")
     _ensure_lines(root, ".gitattributes", gitattributes_lines(config), result)
     _ensure_lines(root, ".gitignore", gitignore_lines(config), result)
-    in_git = gitrepo.is_git_repo(root)
+    in_git = gitrepo.is_git_repo(root) and (result.git_initialized or rule is None)
     if not (root / CONFIG_NAME).exists():
         prefix = gitrepo.show_prefix(root) if in_git else ""
         atomic_write(root / CONFIG_NAME, local_config(config, prefix).encode())

@@ -123,11 +123,13 @@ def _git_warnings(root: Path, where: Layout) -> list[GitWarning]:
             GitWarning(
                 "ignored",
                 f"git ignores {shown} ({rule}, in the git repository at "
-                f"{gitrepo.toplevel(root)}): they cannot be committed; make this directory a "
-                "git repository of its own (git init, then refmgr init) or stop ignoring it",
+                f"{gitrepo.toplevel(root)}): they cannot be committed; stop ignoring them, or, "
+                "inside another checkout's ignored folder, make this directory a git "
+                "repository of its own (git init, then refmgr init)",
             )
         )
-    driver = diffdriver.problem(root)
+    # Ignored as a whole, the fix is a git repository of its own; its driver comes with it.
+    driver = None if CONFIG_FILE in ignored else diffdriver.problem(root)
     if driver is not None:
         found.append(GitWarning(*driver))
     return found
