@@ -113,3 +113,38 @@ def test_a_voice_repository_in_a_subdirectory(tmp_path: Path, session_home: Path
     proc = commit(top, env)
     assert proc.returncode == 1
     assert "refs/alpha.npy: " in proc.stdout + proc.stderr
+
+
+def test_the_hook_outlives_the_venv_that_installed_it(tmp_path: Path, session_home: Path) -> None:
+    """Installed from a voice repository in a subdirectory by a venv that then goes (make
+    clean, then python -m venv again): the hook uses the refmgr on PATH, or says it has none."""
+    env = git_env(session_home)
+    top = tmp_path / "project"
+    top.mkdir()
+    must(run(["git", "init", "-q"], top, env))
+    voices = top / "assets" / "voices"
+    must(refmgr(top, env, "init", str(voices)))
+    for rel in ("refs/alpha.npy", "manifests/alpha.json"):
+        shutil.copyfile(PROJECT / rel, voices / rel)
+    venv = tmp_path / "venv"
+    python = make_venv(venv, with_refmgr=True)
+    must(run([str(python), "-m", "refmgr", "hooks", "install"], voices, env))
+    assert commit(top, without_refmgr_on_path(env)).returncode == 0  # its own Python
+
+    shutil.rmtree(venv)
+    make_venv(venv, with_refmgr=False)  # the same path, refmgr not installed (yet)
+    (voices / "refs" / "alpha.npy").write_bytes(b"\x93NUMPY\x01\x00broken")
+    proc = commit(top, env)  # the refmgr on PATH checks, from the voice repository
+    assert proc.returncode == 1
+    assert "refs/alpha.npy: " in proc.stdout + proc.stderr
+    assert "No module named" not in proc.stderr
+    proc = commit(top, without_refmgr_on_path(env))
+    assert proc.returncode == 1 and "No module named" not in proc.stderr
+    (message,) = proc.stderr.strip().splitlines()
+    assert str(python) in message and "refmgr hooks install" in message
+    assert "--no-verify" in message
+
+    shutil.rmtree(venv)  # gone altogether
+    proc = commit(top, without_refmgr_on_path(env))
+    assert proc.returncode == 1 and "No such file" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and str(python) in proc.stderr
