@@ -66,9 +66,7 @@ def test_init_no_git_in_an_ignored_folder_writes_nothing_into_git(
     assert git_state(top, env) == before
 
 
-def test_status_warns_when_git_ignores_the_voice_files(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
+def test_status_warns_when_git_ignores_the_voice_files(tmp_path: Path, env: dict[str, str]) -> None:
     top = checkout(tmp_path, env)
     voices = top / "build" / "voices"
     must(refmgr(top, env, "init", "--no-git", str(voices)))
