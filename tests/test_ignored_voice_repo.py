@@ -85,3 +85,17 @@ def test_status_warns_when_git_ignores_the_voice_files(tmp_path: Path, env: dict
     data = json.loads(must(refmgr(voices, env, "status", "--json")))
     (ignored,) = [w for w in data["warnings"] if w["state"] == "ignored"]
     assert "git ignores refs/alpha.npy (.gitignore:" in ignored["detail"]
+
+
+def test_a_tracked_folder_stays_the_enclosing_checkouts(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """An ignore rule over a folder whose files git tracks anyway (added with --force) does
+    not make it a repository of its own: the enclosing checkout commits it."""
+    top = checkout(tmp_path, env)
+    (top / "build" / "voices").mkdir(parents=True)
+    (top / "build" / "voices" / "README").write_text("voices\n")
+    must(run(["git", "add", "--force", "build/voices/README"], top, env))
+    proc = must(refmgr(top, env, "init", "build/voices"))
+    assert "initialized git repository" not in proc
+    assert not (top / "build" / "voices" / ".git").exists()

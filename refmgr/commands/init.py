@@ -38,7 +38,8 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
     result = InitResult(root=root)
     # Inside another checkout's ignored folder (its build/), nothing here could be committed
     # there: the voice repository gets a git repository of its own, and the enclosing one's
-    # config and hooks stay untouched.
+    # config and hooks stay untouched. (git never counts a folder that holds tracked files
+    # as ignored: that one is the checkout's.)
     rule = gitrepo.ignored(root, ["."]).get(".")
     if rule is not None:
         result.ignored_by = f"the git repository at {gitrepo.toplevel(root)} ignores it ({rule})"
