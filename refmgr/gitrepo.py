@@ -188,6 +188,39 @@ def show_prefix(root: Path) -> str:
     return _run_git(root, "rev-parse", "--show-prefix").decode().strip()
 
 
+def ignored(root: Path, paths: Sequence[str]) -> dict[str, str]:
+    """Which of ``paths`` (relative to ``root``, existing or not) git ignores, each with the
+    rule that does it ('.gitignore:3: /build/'). Tracked files are never ignored; {} outside
+    a git repository or without git."""
+    import subprocess
+
+    if not paths:
+        return {}
+    try:
+        proc = subprocess.run(
+            ["git", "check-ignore", "--verbose", "--stdin", "-z"],
+            cwd=root,
+            input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths),
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return {}
+    if proc.returncode != 0:  # 1: nothing ignored; 128: not a git repository
+        return {}
+    fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    found: dict[str, str] = {}
+    # Records of four fields: source, line number, pattern, path.
+    for source, line, pattern, path in zip(*[iter(fields)] * 4, strict=False):
+        if not pattern.startswith("!"):  # a negated pattern that matches un-ignores
+            found[path] = f"{source}:{line}: {pattern}"
+    return found
+
+
+def toplevel(root: Path) -> Path:
+    return Path(_run_git(root, "rev-parse", "--show-toplevel").decode().strip())
+
+
 def get_config(root: Path, key: str) -> str | None:
     import subprocess
 
@@ -213,7 +246,7 @@ def commit_state(root: Path, groups: Mapping[str, Sequence[Path]]) -> CommitStat
     group: what a render records, in three git calls whatever the number of groups.
     Raises GitError outside a git repository."""
     try:
-        top = Path(_run_git(root, "rev-parse", "--show-toplevel").decode().strip()).resolve()
+        top = toplevel(root).resolve()
     except GitError:
         raise GitError("not a git repository", root) from None
     paths = [p for group in groups.values() for p in group]

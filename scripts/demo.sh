@@ -11,6 +11,8 @@ python scripts/speak.py --text-file examples/alpha.txt --rate 150 -o "$demo/reco
 cp examples/alpha.txt "$demo/recordings/alpha.lab"
 
 cd "$demo"
+# build/ is ignored by this checkout's git: refmgr init gives the voice repository a git
+# repository of its own (it says so), so nothing is written into this checkout's .git.
 echo; echo "== refmgr init voices"
 refmgr init voices
 cd voices
@@ -45,3 +47,4 @@ echo "  script           $demo/voices/episode.txt"
 echo "  rendered lines   $demo/voices/renders/episode/ ($(ls renders/episode | wc -l) WAV files, draft voices, not committed)"
 echo "  render lock      $demo/voices/renders/episode.lock.json (what each line was made from)"
 echo "  whole episode    $demo/episode.wav (every line in order)"
+echo "  git repository   $demo/voices/.git (the voice repository's own; commit with git add -A && git commit)"

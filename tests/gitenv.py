@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,26 @@ def commit_a_new_reference(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert head(root, env) != before
     return proc
+
+
+def without_refmgr_on_path(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with this environment's bin directory (its refmgr) taken off PATH."""
+    path = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != BIN)
+    assert shutil.which("refmgr", path=path) is None, "another refmgr is on PATH"
+    return {**env, "PATH": path}
+
+
+def make_venv(directory: Path, *, with_refmgr: bool) -> Path:
+    """A real, throwaway virtual environment (no pip); with ``with_refmgr`` it imports this
+    refmgr and its dependencies through a .pth file. Returns its python, which a test can
+    then remove (``make clean``) or leave without refmgr (a venv recreated, not yet filled)."""
+    must(run([sys.executable, "-m", "venv", "--without-pip", str(directory)], directory.parent))
+    python = directory / "bin" / "python"
+    if with_refmgr:
+        purelib = run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            directory,
+        )
+        ours = [str(PROJECT), *(p for p in sys.path if p.endswith("site-packages"))]
+        (Path(must(purelib).strip()) / "refmgr-tests.pth").write_text("\n".join(ours) + "\n")
+    return python

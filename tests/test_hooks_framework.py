@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
 from tests.gitenv import BIN, PROJECT, commit, commit_a_new_reference, head, run
-from tests.helpers import RecordingFactory
+from tests.helpers import RecordingFactory, make_recording
 
 pytest_plugins = ["tests.voice_fixtures"]
 
@@ -83,3 +84,68 @@ def test_a_voice_repository_in_a_subdirectory(tmp_path: Path, env: dict[str, str
     assert proc.returncode == 1
     assert "assets/voices/refs/alpha.npy: " in output
     assert "assets/voices/refs/alpha.wav: WAV audio" in output
+
+
+def readme_config(marker: str) -> str:
+    """The YAML block of the README that follows ``<!-- ... (marker) -->``."""
+    readme = (PROJECT / "README.md").read_text()
+    after = readme.split(f"commits through this config ({marker}) -->\n```yaml\n", 1)[1]
+    return after.split("```", 1)[0]
+
+
+def as_local_hooks(hooks: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The README's hooks as pre-commit runs them from refmgr's repository: each merged over
+    its definition in .pre-commit-hooks.yaml, the way pre-commit merges a config's hook over
+    the manifest's. Run with `language: system` (this environment's refmgr) to stay offline;
+    test_the_published_hooks_install_from_a_repo covers the install."""
+    manifest = {
+        h["id"]: h for h in yaml.safe_load((PROJECT / ".pre-commit-hooks.yaml").read_text())
+    }
+    return [{**manifest[h["id"]], **h, "language": "system"} for h in hooks]
+
+
+def test_the_readme_config_for_a_voice_repository_in_a_monorepo(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    top = tmp_path / "game"
+    top.mkdir()
+    assert run(["git", "init", "-q"], top, env).returncode == 0
+    voices = top / "sub" / "voices"
+    assert run([sys.executable, "-m", "refmgr", "init", str(voices)], top, env).returncode == 0
+    for rel in ("refs/alpha.npy", "manifests/alpha.json"):
+        shutil.copyfile(PROJECT / rel, voices / rel)
+    (voices / "refmgr.toml").write_text(
+        (voices / "refmgr.toml")
+        .read_text()
+        .replace("allow_audio = []", 'allow_audio = ["takes/*.wav"]')
+    )
+    hooks = as_local_hooks(yaml.safe_load(readme_config("monorepo"))["repos"][0]["hooks"])
+    config = top / ".pre-commit-config.yaml"
+    config.write_text(yaml.safe_dump({"repos": [{"repo": "local", "hooks": hooks}]}))
+    assert run([str(BIN / "pre-commit"), "install"], top, env).returncode == 0
+
+    make_recording(top / "media" / "trailer.wav", seconds=1.0, sample_rate=8000)
+    make_recording(voices / "takes" / "alpha.wav", seconds=1.0, sample_rate=8000)
+    proc = commit(top, env)  # outside the voice repository, or allowed by its allow_audio
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "refmgr validate" in proc.stdout + proc.stderr
+
+    make_recording(voices / "refs" / "beta.wav", seconds=1.0, sample_rate=8000)
+    (voices / "refs" / "alpha.npy").write_bytes(b"\x93NUMPY\x01\x00broken")
+    proc = commit(top, env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1
+    assert "sub/voices/refs/alpha.npy: " in output
+    assert "sub/voices/refs/beta.wav: WAV audio" in output
+    assert run(["git", "reset", "-q", "--hard"], top, env).returncode == 0  # drops both
+
+    # The opt-in: recordings stay out of the rest of the repository too.
+    everywhere = as_local_hooks(yaml.safe_load(readme_config("monorepo, everywhere")))
+    config.write_text(yaml.safe_dump({"repos": [{"repo": "local", "hooks": hooks + everywhere}]}))
+    make_recording(top / "media" / "teaser.wav", seconds=1.0, sample_rate=8000)
+    make_recording(voices / "takes" / "beta.wav", seconds=1.0, sample_rate=8000)
+    proc = commit(top, env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1
+    assert "media/teaser.wav: WAV audio" in output
+    assert "takes/beta.wav" not in output  # the voice repository's allow_audio still holds

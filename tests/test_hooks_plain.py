@@ -12,7 +12,16 @@ import pytest
 
 from refmgr.commands.hooks import MARKER
 from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
-from tests.gitenv import PROJECT, commit, commit_a_new_reference, git_env, must, run
+from tests.gitenv import (
+    PROJECT,
+    commit,
+    commit_a_new_reference,
+    git_env,
+    make_venv,
+    must,
+    run,
+    without_refmgr_on_path,
+)
 from tests.helpers import RecordingFactory
 
 pytest_plugins = ["tests.voice_fixtures"]
@@ -22,12 +31,6 @@ FOREIGN = "#!/bin/sh\necho someone else's hook\nexit 0\n"
 
 def refmgr(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "-m", "refmgr", *args], root, env)
-
-
-def without_refmgr_on_path(env: dict[str, str]) -> dict[str, str]:
-    here = str(Path(sys.executable).parent)
-    path = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != here)
-    return {**env, "PATH": path}
 
 
 def test_a_good_reference_commits(
@@ -110,3 +113,38 @@ def test_a_voice_repository_in_a_subdirectory(tmp_path: Path, session_home: Path
     proc = commit(top, env)
     assert proc.returncode == 1
     assert "refs/alpha.npy: " in proc.stdout + proc.stderr
+
+
+def test_the_hook_outlives_the_venv_that_installed_it(tmp_path: Path, session_home: Path) -> None:
+    """Installed from a voice repository in a subdirectory by a venv that then goes (make
+    clean, then python -m venv again): the hook uses the refmgr on PATH, or says it has none."""
+    env = git_env(session_home)
+    top = tmp_path / "project"
+    top.mkdir()
+    must(run(["git", "init", "-q"], top, env))
+    voices = top / "assets" / "voices"
+    must(refmgr(top, env, "init", str(voices)))
+    for rel in ("refs/alpha.npy", "manifests/alpha.json"):
+        shutil.copyfile(PROJECT / rel, voices / rel)
+    venv = tmp_path / "venv"
+    python = make_venv(venv, with_refmgr=True)
+    must(run([str(python), "-m", "refmgr", "hooks", "install"], voices, env))
+    assert commit(top, without_refmgr_on_path(env)).returncode == 0  # its own Python
+
+    shutil.rmtree(venv)
+    make_venv(venv, with_refmgr=False)  # the same path, refmgr not installed (yet)
+    (voices / "refs" / "alpha.npy").write_bytes(b"\x93NUMPY\x01\x00broken")
+    proc = commit(top, env)  # the refmgr on PATH checks, from the voice repository
+    assert proc.returncode == 1
+    assert "refs/alpha.npy: " in proc.stdout + proc.stderr
+    assert "No module named" not in proc.stderr
+    proc = commit(top, without_refmgr_on_path(env))
+    assert proc.returncode == 1 and "No module named" not in proc.stderr
+    (message,) = proc.stderr.strip().splitlines()
+    assert str(python) in message and "refmgr hooks install" in message
+    assert "--no-verify" in message
+
+    shutil.rmtree(venv)  # gone altogether
+    proc = commit(top, without_refmgr_on_path(env))
+    assert proc.returncode == 1 and "No such file" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and str(python) in proc.stderr

@@ -71,3 +71,22 @@ def test_outside_a_voice_repository(tmp_path: Path) -> None:
     make_recording(tmp_path / "x.ogg", seconds=1.0, sample_rate=8000)
     proc = run_cli("no-raw-audio", "x.ogg", cwd=tmp_path)
     assert proc.returncode == 1 and proc.stdout.startswith("x.ogg: Ogg audio")
+
+
+def test_only_the_voice_repository_is_its_business(tmp_path: Path) -> None:
+    """In a monorepo, pre-commit passes every staged file from the top: recordings outside
+    the voice repository pass (its allow_audio could not allow them), those inside do not."""
+    top = tmp_path / "game"
+    voices = top / "sub" / "voices"
+    assert run_cli("init", "--no-git", voices).returncode == 0
+    make_recording(top / "media" / "trailer.wav", seconds=1.0, sample_rate=8000)
+    make_recording(voices / "takes" / "a.wav", seconds=1.0, sample_rate=8000)
+    files = ["media/trailer.wav", "sub/voices/takes/a.wav"]
+    proc = run_cli("no-raw-audio", "--root", "sub/voices", *files, cwd=top)
+    assert proc.returncode == 1
+    assert [line.split(": ")[0] for line in proc.stdout.splitlines()] == [files[1]]
+    proc = run_cli("no-raw-audio", "--json", *files, cwd=top)
+    data = json.loads(proc.stdout)  # from the top, outside the voice repository: all checked
+    assert proc.returncode == 1 and data["checked"] == 2
+    proc = run_cli("no-raw-audio", "--json", "../../media/trailer.wav", cwd=voices)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["checked"] == 0

@@ -107,7 +107,11 @@ def status(as_json: bool) -> int:
             width = max(len(e.name) for e in entries)
             for e in entries:
                 click.echo(f"  {e.name.ljust(width)}  {e.detail}")
-    if not result.entries:
+    if result.warnings:
+        click.echo("\nGit:")
+        for w in result.warnings:
+            click.echo(f"  {w.detail}")
+    if not (result.entries or result.warnings):
         click.echo("nothing to commit, no problems")
     if result.pins:
         click.echo("\nPins:")

@@ -32,11 +32,18 @@ def init(directory: Path, no_git: bool, as_json: bool) -> int:
                 "created": result.created,
                 "updated": result.updated,
                 "git_initialized": result.git_initialized,
+                "ignored_by": result.ignored_by,
             }
         )
         return 0
     if result.git_initialized:
-        click.echo(f"initialized git repository in {display_path(result.root)}")
+        why = f": {result.ignored_by}" if result.ignored_by else ""
+        click.echo(f"initialized git repository in {display_path(result.root)}{why}")
+    elif result.ignored_by:
+        warn(
+            f"{display_path(result.root)}: {result.ignored_by}, so nothing in it can be "
+            f"committed there: run git init {display_path(result.root)}, then refmgr init"
+        )
     for item in result.created:
         click.echo(f"created {item}")
     for item in result.updated:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refmgr import gitrepo
+from refmgr import diffdriver, gitrepo
 from refmgr.config import CONFIG_FILE, CodecSettings, Config, dump_config, load_config
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
@@ -16,8 +15,6 @@ from refmgr.precommit import CONFIG_NAME, local_config
 from refmgr.project import LISTEN_DIR, STATE_DIR, ensure_state_dir
 from refmgr.render.script import SHARD_MARK
 
-TEXTCONV_KEY = "diff.refmgr.textconv"
-
 
 @dataclass
 class InitResult:
@@ -25,6 +22,9 @@ class InitResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     git_initialized: bool = False
+    # Set when an enclosing git repository ignores the directory: 'the git repository at
+    # TOP ignores it (.gitignore:1: /build/)'.
+    ignored_by: str | None = None
 
 
 def init_repository(directory: Path, *, git: bool = True) -> InitResult:
@@ -36,7 +36,14 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
         raise RefmgrError(f"cannot create the directory: {e.strerror}", directory) from None
     root = directory.resolve()
     result = InitResult(root=root)
-    if git and not gitrepo.is_git_repo(root):
+    # Inside another checkout's ignored folder (its build/), nothing here could be committed
+    # there: the voice repository gets a git repository of its own, and the enclosing one's
+    # config and hooks stay untouched. (git never counts a folder that holds tracked files
+    # as ignored: that one is the checkout's.)
+    rule = gitrepo.ignored(root, ["."]).get(".")
+    if rule is not None:
+        result.ignored_by = f"the git repository at {gitrepo.toplevel(root)} ignores it ({rule})"
+    if git and (rule is not None or not gitrepo.is_git_repo(root)):
         gitrepo.init(root)
         result.git_initialized = True
     config_path = root / CONFIG_FILE
@@ -55,7 +62,7 @@ def init_repository(directory: Path, *, git: bool = True) -> InitResult:
         result.created.append(STATE_DIR + "/")
     _ensure_lines(root, ".gitattributes", gitattributes_lines(config), result)
     _ensure_lines(root, ".gitignore", gitignore_lines(config), result)
-    in_git = gitrepo.is_git_repo(root)
+    in_git = gitrepo.is_git_repo(root) and (result.git_initialized or rule is None)
     if not (root / CONFIG_NAME).exists():
         prefix = gitrepo.show_prefix(root) if in_git else ""
         atomic_write(root / CONFIG_NAME, local_config(config, prefix).encode())
@@ -73,14 +80,12 @@ def _new_config() -> Config:
 
 
 def _configure_textconv(root: Path, result: InitResult) -> None:
-    # Repository-local git config (never committed), so the interpreter's absolute path is
-    # fine and makes git diff work without refmgr on PATH, like pre-commit's own hook.
-    # git appends the path of the file to show, which the repository chooses: '--' keeps a
-    # file named like an option ('-h.npy') a file.
-    command = f"{shlex.quote(sys.executable)} -m refmgr textconv --git --"
-    if gitrepo.get_config(root, TEXTCONV_KEY) != command:
-        gitrepo.set_config(root, TEXTCONV_KEY, command)
-        result.updated.append(f"git config {TEXTCONV_KEY}")
+    # Repository-local git config (never committed): this Python first, so git diff works
+    # without refmgr on PATH; the driver outlives it (see refmgr.diffdriver).
+    command = diffdriver.command(sys.executable)
+    if gitrepo.get_config(root, diffdriver.CONFIG_KEY) != command:
+        gitrepo.set_config(root, diffdriver.CONFIG_KEY, command)
+        result.updated.append(f"git config {diffdriver.CONFIG_KEY}")
 
 
 def gitattributes_lines(config: Config) -> list[str]:

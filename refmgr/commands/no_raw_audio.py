@@ -1,8 +1,10 @@
 """refmgr no-raw-audio: the commit hook that keeps recordings out of the repository.
 
-Recordings (by extension or by their first bytes) are refused everywhere except the
-globs in refmgr.toml's ``[hooks] allow_audio``, and files under refs/ over
-``limits.max_token_bytes`` are refused, whatever they are.
+Recordings (by extension or by their first bytes) are refused everywhere in the voice
+repository except the globs in refmgr.toml's ``[hooks] allow_audio``, and files under refs/
+over ``limits.max_token_bytes`` are refused, whatever they are. Files outside the voice
+repository (pre-commit passes every staged file of a monorepo) are not its business: its
+allow_audio could not allow them.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def check_no_raw_audio(
             wanted = {_relative(root, p) for p in paths}
             files = [f for f in files if f in wanted]
     elif paths:
-        files = [_relative(root, p) for p in paths]
+        files = [f for f in (_relative(root, p) for p in paths) if f is not None]
     else:
         raise UsageError("give the files to check, or --staged for what is about to be committed")
     for path in files:
@@ -56,27 +58,23 @@ def check_no_raw_audio(
     return AudioCheck(root, len(files), sorted(report.findings))
 
 
-def _relative(root: Path, given: Path) -> str:
+def _relative(root: Path, given: Path) -> str | None:
+    """``given`` relative to ``root``, or None outside the voice repository."""
     absolute = Path(os.path.abspath(given))
     full = absolute.parent.resolve() / absolute.name
     try:
         return full.relative_to(root).as_posix()
     except ValueError:
-        return os.path.relpath(full, root)  # outside the voice repository: '../...'
+        return None
 
 
 def _check_file(snapshot: Snapshot, config: Config, path: str, report: Report) -> None:
-    outside = path.startswith("../")
     try:
-        if outside:
-            with open(snapshot.root / path, "rb") as f:
-                head = f.read(HEAD_BYTES)
-        else:
-            head = snapshot.head(path, HEAD_BYTES) if snapshot.kind(path) == "file" else b""
+        head = snapshot.head(path, HEAD_BYTES) if snapshot.kind(path) == "file" else b""
     except OSError:
         head = b""
     kind = recording_kind(path, head)
-    if kind and (outside or not allowed(path, config.hooks.allow_audio)):
+    if kind and not allowed(path, config.hooks.allow_audio):
         report.add(
             path,
             f"{kind}: recordings stay out of git, only their tokens go in (encode it with "

@@ -1,9 +1,10 @@
 """refmgr status: like git status, for voices.
 
 Per reference: not yet committed, changed (tokens and manifest together, or one without
-the other), removed; orphans; stale pins; and, per codec, the pinned and installed
-library versions. Informational, like git status: ``refmgr validate`` is the check that
-fails.
+the other), removed; orphans; stale pins; per codec, the pinned and installed library
+versions; and what keeps git from working for the repository: files git ignores, a diff
+driver missing (a fresh clone) or stale (its Python gone). Informational, like git status:
+``refmgr validate`` is the check that fails.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from refmgr import gitrepo
+from refmgr import diffdriver, gitrepo
 from refmgr.backends.registry import codec_spec
-from refmgr.config import Config
+from refmgr.config import CONFIG_FILE, Config
 from refmgr.errors import GitError, ManifestError
 from refmgr.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from refmgr.pins import stale_pins
 from refmgr.project import STATE_DIR, Project
 from refmgr.snapshot import TooLarge, WorkTree
 from refmgr.store import JOURNAL, RECOVER_HINT, pending
-from refmgr.validate import layout
+from refmgr.validate import Layout, layout
 from refmgr.versions import installed_version
 
 # Categories, in the order they are shown.
@@ -47,12 +48,19 @@ class PinState:
     references: int
 
 
+@dataclass(frozen=True)
+class GitWarning:
+    state: str  # ignored, diff-driver-missing, diff-driver-stale
+    detail: str  # what is wrong and what to run
+
+
 @dataclass
 class RepoStatus:
     references: int = 0
     git: bool = True
     entries: list[Entry] = field(default_factory=list)
     pins: list[PinState] = field(default_factory=list)
+    warnings: list[GitWarning] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -67,6 +75,8 @@ def repository_status(project: Project) -> RepoStatus:
         codes = gitrepo.status_codes(project.root, [config.paths.refs, config.paths.manifests])
     except GitError:  # not a git repository, or no git: everything else still applies
         codes, status.git = {}, False
+    if status.git:
+        status.warnings = _git_warnings(project.root, where)
     names = set(where.names)
     for path in codes:  # deleted files are in git's listing only
         for directory, suffix in ((config.paths.refs, ".npy"), (config.paths.manifests, ".json")):
@@ -96,6 +106,33 @@ def repository_status(project: Project) -> RepoStatus:
     order = {c: i for i, c in enumerate(CATEGORIES)}
     status.entries.sort(key=lambda e: (order[e.category], e.name, e.state))
     return status
+
+
+def _git_warnings(root: Path, where: Layout) -> list[GitWarning]:
+    found: list[GitWarning] = []
+    # Inside another checkout's ignored folder, git status lists nothing here: every file
+    # would look committed when none can be.
+    files = [CONFIG_FILE, *where.tokens.values(), *where.manifests.values()]
+    ignored = gitrepo.ignored(root, files)
+    if ignored:
+        shown = ", ".join(list(ignored)[:3]) + (
+            f" and {len(ignored) - 3} more" if len(ignored) > 3 else ""
+        )
+        rule = next(iter(ignored.values()))
+        found.append(
+            GitWarning(
+                "ignored",
+                f"git ignores {shown} ({rule}, in the git repository at "
+                f"{gitrepo.toplevel(root)}): they cannot be committed; stop ignoring them, or, "
+                "inside another checkout's ignored folder, make this directory a git "
+                "repository of its own (git init, then refmgr init)",
+            )
+        )
+    # Ignored as a whole, the fix is a git repository of its own; its driver comes with it.
+    driver = None if CONFIG_FILE in ignored else diffdriver.problem(root)
+    if driver is not None:
+        found.append(GitWarning(*driver))
+    return found
 
 
 def _pin_states(config: Config, used: dict[str, int]) -> list[PinState]:

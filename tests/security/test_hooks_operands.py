@@ -67,7 +67,10 @@ def test_the_hooks_of_a_subdirectory_repository_take_names_as_operands(
     )
     assert commit(top, env).returncode == 0
     before = head(top, env)
-    _stage_wav_with(top, "--help")
+    # The recording inside the voice repository (no-raw-audio checks only that), the
+    # option-named file at the top, where pre-commit passes it as '--help'.
+    (voices / "take.wav").write_bytes(WAV)
+    (top / "--help").write_text("a file with an option's name\n")
     proc = commit(top, env)
     assert proc.returncode != 0 and head(top, env) == before, proc.stdout + proc.stderr
     assert "take.wav: WAV audio" in proc.stdout + proc.stderr
