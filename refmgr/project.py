@@ -98,6 +98,24 @@ def ensure_state_dir(root: Path) -> Path:
     return state
 
 
+def is_real_dir(root: Path, directory: Path) -> bool:
+    """``directory`` is inside ``root`` and it and every directory between them is a real
+    directory, no symlink: what ``write_dir`` makes sure of, asked without creating."""
+    try:
+        parts = directory.relative_to(root).parts
+    except ValueError:
+        return False
+    here = root
+    for part in parts:
+        here = here / part
+        try:
+            if not stat.S_ISDIR(os.lstat(here).st_mode):
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def write_dir(root: Path, directory: Path) -> Path:
     """Make sure that what refmgr writes into or deletes from ``directory`` stays inside the
     repository at ``root``, creating the missing parts of ``directory``.

@@ -37,7 +37,7 @@ from refmgr.errors import RefmgrError
 from refmgr.filelocks import failpoint, held
 from refmgr.fsutil import atomic_write, fsync_dir, write_temp
 from refmgr.paths import user_state_dir
-from refmgr.project import STATE_DIR, Project, open_project
+from refmgr.project import STATE_DIR, Project, is_real_dir, open_project
 
 JOURNAL = "journal.json"
 LOCK = "lock"
@@ -95,7 +95,7 @@ def _strays(project: Project) -> list[Path]:
         (project.manifests_dir, TEMP_GLOB),
         (project.state_dir, f".{JOURNAL}.*.tmp"),  # not the render's: it may be running
     ):
-        if _real_dir(project, directory):
+        if is_real_dir(project.root, directory):
             found += directory.glob(pattern)
     return [path for path in found if _is_file(path)]
 
@@ -122,7 +122,7 @@ def _read_journal(project: Project, journal: Path) -> list[dict[str, str]]:
         )
 
     info = os.lstat(journal)
-    if not stat.S_ISREG(info.st_mode) or not _real_dir(project, project.state_dir):
+    if not stat.S_ISREG(info.st_mode) or not is_real_dir(project.root, project.state_dir):
         raise refuse(f"the journal or {STATE_DIR}/ is a symlink or not a regular file")
     if info.st_size > JOURNAL_MAX_BYTES:
         raise refuse(f"journal of {info.st_size} bytes, over {JOURNAL_MAX_BYTES}")
@@ -174,30 +174,12 @@ def _target_problem(project: Project, raw: str) -> str | None:
     )
     if not allowed or raw != path.as_posix() or path.name.startswith("."):
         return f"the path {raw!r:.80}, outside what a change of references may touch"
-    if not _real_dir(project, project.root / path.parent):
+    if not is_real_dir(project.root, project.root / path.parent):
         return f"the path {raw!r:.80}, behind a symlink or a missing directory"
     full = project.root / path
     if os.path.lexists(full) and not _is_file(full):
         return f"the path {raw!r:.80}, which is not a regular file"
     return None
-
-
-def _real_dir(project: Project, directory: Path) -> bool:
-    """``directory`` is inside the repository, and it and every directory between it and
-    the root are real directories (no symlink)."""
-    try:
-        parts = directory.relative_to(project.root).parts
-    except ValueError:
-        return False
-    here = project.root
-    for part in parts:
-        here = here / part
-        try:
-            if not stat.S_ISDIR(os.lstat(here).st_mode):
-                return False
-        except OSError:
-            return False
-    return True
 
 
 def _is_file(path: Path) -> bool:
