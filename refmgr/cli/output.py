@@ -33,6 +33,15 @@ def repo_relative(path: str | os.PathLike[str]) -> str:
         return display_path(path)
 
 
+def finding_path(root: Path, path: str) -> str:
+    """A finding's path (relative to the repository root) as the user should read it."""
+    return display_path(os.path.normpath(root / path))
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
