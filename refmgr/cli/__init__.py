@@ -153,7 +153,8 @@ def _fail(
 
 
 def _emit_error(message: str, code: int, path: Path | None = None) -> None:
-    from refmgr.cli.output import emit_json, repo_relative
+    from refmgr.cli.output import emit_json
+    from refmgr.project import repo_relative
 
     document: dict[str, Any] = {"error": message, "exit_code": code}
     if path is not None:

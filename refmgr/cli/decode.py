@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from refmgr.cli.options import device_option, json_option, unpinned_option
-from refmgr.cli.output import emit_json, repo_relative, warn
+from refmgr.cli.output import emit_json, warn
 from refmgr.errors import display_path
 
 
@@ -48,7 +48,7 @@ def decode(
     for w in result.warnings:
         warn(w)
     if as_json:
-        emit_json({**result.to_json(), "output": repo_relative(result.output)})
+        emit_json(result.to_json())
     else:
         click.echo(
             f"decoded {name}: {result.duration_s:.1f} s at {result.sample_rate} Hz -> "

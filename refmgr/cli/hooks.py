@@ -48,7 +48,7 @@ def uninstall(as_json: bool) -> int:
 
 def _show(changes: list[HookChange], as_json: bool) -> None:
     if as_json:
-        emit_json([{"path": str(c.path), "action": c.action, "detail": c.detail} for c in changes])
+        emit_json([c.to_json() for c in changes])
         return
     for c in changes:
         detail = f" ({c.detail})" if c.detail else ""

@@ -23,15 +23,7 @@ def init(directory: Path, no_git: bool, as_json: bool) -> int:
 
     result = init_repository(directory, git=not no_git)
     if as_json:
-        emit_json(
-            {
-                "root": str(result.root),
-                "created": result.created,
-                "updated": result.updated,
-                "git_initialized": result.git_initialized,
-                "ignored_by": result.ignored_by,
-            }
-        )
+        emit_json(result.to_json())
         return 0
     if result.git_initialized:
         why = f": {result.ignored_by}" if result.ignored_by else ""

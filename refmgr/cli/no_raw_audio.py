@@ -25,13 +25,7 @@ def no_raw_audio(paths: tuple[Path, ...], staged: bool, root: Path | None, as_js
 
     result = check_no_raw_audio(root, paths=paths, staged=staged)
     if as_json:
-        emit_json(
-            {
-                "ok": not result.findings,
-                "checked": result.checked,
-                "findings": [f.to_json() for f in result.findings],
-            }
-        )
+        emit_json(result.to_json())
     else:
         for finding in result.findings:
             click.echo(f"{finding_path(result.root, finding.path)}: {finding.problem}")

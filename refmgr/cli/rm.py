@@ -14,12 +14,12 @@ from refmgr.cli.output import emit_json
 @json_option
 def rm(names: tuple[str, ...], stage: bool, as_json: bool) -> int:
     """Remove references NAMES (manifest and token file together)."""
-    from refmgr.commands.rm import remove_references
+    from refmgr.commands.rm import remove_references, removed_json
     from refmgr.store import open_for_writing
 
     removed = remove_references(open_for_writing(), list(names), stage=stage)
     if as_json:
-        emit_json({"removed": removed})
+        emit_json(removed_json(removed))
     else:
         for path in removed:
             click.echo(f"removed {path}")
