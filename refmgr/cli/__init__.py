@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "textconv": "refmgr.cli.integration:textconv",
     "render": "refmgr.cli.render:render",
     "model": "refmgr.cli.model:model",
+    "lexicon": "refmgr.cli.lexicon:lexicon",
     "say": "refmgr.cli.say:say",
 }
 

@@ -18,6 +18,7 @@ from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.deliver.formats import format_for
+from refmgr.deliver.lexicon import load_lexicon
 from refmgr.deliver.loudness import LoudnessTarget
 from refmgr.errors import RefmgrError
 from refmgr.project import Project
@@ -112,6 +113,7 @@ def _planned(
             shard=options.shard,
             previous=recorded_outputs(previous) if previous else None,
             index=index,
+            lexicon=load_lexicon(project.root),
         )
         yield plan, engine, index
     finally:
