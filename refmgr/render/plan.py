@@ -4,9 +4,9 @@ Each line gets a cache key: the sha256 of a canonical JSON document of everythin
 changes its sound (engine id and pins, the reference's codec pins, tokens sha256,
 transcript, language and voice profile, the text, the synthesis parameters, the output
 format, and the lexicon.toml entries that match the line, if any) and nothing that does
-not (no names, paths, line numbers or times; no lexicon entry the line does not contain). A line whose
-output file already carries its key is kept; one whose key another output carries is
-copied from it (lines renumbered by an insertion); the others are rendered.
+not (no names, paths, line numbers or times; no lexicon entry the line does not contain).
+A line whose output file already carries its key is kept; one whose key another output
+carries is copied from it (lines renumbered by an insertion); the others are rendered.
 """
 
 from __future__ import annotations
