@@ -117,7 +117,7 @@ class Lexicon:
         for scope in scopes:
             for entry in self.entries:
                 if entry.scope == scope:
-                    chosen.setdefault(entry.folded.casefold(), entry)
+                    chosen.setdefault(entry.folded, entry)
         return list(chosen.values())
 
     def apply(self, text: str, character: str, language: str | None, *, phonemes: bool) -> Applied:

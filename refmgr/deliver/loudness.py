@@ -179,7 +179,7 @@ def peak_envelope(audio: Audio, rate: int, floor: float) -> npt.NDArray[np.float
 
 
 def true_peak_db(audio: Audio, rate: int) -> float:
-    """BS.1770-4 true peak, dBTP."""
+    """BS.1770-4 true peak, dBTP: oversampling only near the highest sample."""
     if not len(audio):
         return SILENCE_DB
     peak = float(np.max(np.abs(audio)))
@@ -231,15 +231,21 @@ def apply_gain(audio: Audio, gain_db: float) -> Audio:
     return (audio * np.float32(10.0 ** (gain_db / 20.0))).astype(np.float32)
 
 
-def limit(audio: Audio, rate: int, ceiling_db: float) -> Audio:
+def limit(
+    audio: Audio,
+    rate: int,
+    ceiling_db: float,
+    envelope: npt.NDArray[np.float64] | None = None,
+) -> Audio:
     """Lower the signal around every true peak above ``ceiling_db``, smoothly: the gain
     each sample needs is spread over a short window before and after it (a minimum filter,
     then a moving average no wider, so every peak still gets at least the reduction it
-    needs)."""
+    needs). ``envelope``: ``peak_envelope`` of ``audio`` if already known."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     ceiling = 10.0 ** (ceiling_db / 20.0)
-    envelope = peak_envelope(audio, rate, ceiling)
+    if envelope is None:
+        envelope = peak_envelope(audio, rate, ceiling)
     needed = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
     if float(np.min(needed)) >= 1.0:
         return audio
@@ -253,39 +259,32 @@ def limit(audio: Audio, rate: int, ceiling_db: float) -> Audio:
 def normalize(audio: Audio, rate: int, target: LoudnessTarget) -> tuple[Audio, Measurement]:
     """``audio`` at ``target``'s level with true peaks at most its ceiling, and its measure.
 
-    A gain, then the limiter if peaks went over; limiting lowers the level, so the gain is
-    corrected and the limiter applied again, a few rounds (each round gets closer, the
-    limiter has less to do at the same ceiling)."""
-    before = measure(audio, rate)
-    level = before.level(target.measure)
+    A gain, then the limiter where peaks go over; limiting lowers the level, so the gain
+    is corrected and the limiter applied again, a few rounds. The true-peak envelope is
+    oversampled once: a gain scales it, and the limiter's gain changes too slowly to move
+    intersample peaks off it by more than a trace, which the final measure catches (then
+    the whole is done again under a ceiling lowered by what went over)."""
+    level = rms_db(audio) if target.measure == "rms" else integrated_lufs(audio, rate)
     if level is None or level <= SILENCE_DB:
         raise RefmgrError(
             "the mix is too short or too quiet to measure its loudness (BS.1770 needs 0.4 s "
             "of sound): mix without --loudness"
         )
-    gain = target.level - level
-    out, result = audio, before
-    for _ in range(MAX_ROUNDS):
-        out = apply_gain(audio, gain)
-        # The limiter reads true peaks, and its gain changes slowly, so one pass nearly
-        # always holds the ceiling; where rounding leaves a peak over, aim a little lower.
-        margin = 0.0
-        for _ in range(4):
-            limited = limit(out, rate, target.peak_db - margin)
-            peak = true_peak_db(limited, rate)
-            if peak <= target.peak_db + 1e-3:
+    envelope = peak_envelope(audio, rate, 0.0)  # every stretch: gains below move the peaks
+    gain, margin = target.level - level, 0.0
+    out, lufs, peak = audio, None, SILENCE_DB
+    for _ in range(4):
+        for _ in range(MAX_ROUNDS):
+            scale = 10.0 ** (gain / 20.0)
+            out = limit(apply_gain(audio, gain), rate, target.peak_db - margin, envelope * scale)
+            lufs = integrated_lufs(out, rate)
+            reached = rms_db(out) if target.measure == "rms" else lufs
+            assert reached is not None
+            if abs(reached - target.level) <= TOLERANCE_DB:
                 break
-            margin += max(0.05, peak - target.peak_db)
-        out = limited
-        result = Measurement(
-            integrated_lufs=integrated_lufs(out, rate),
-            true_peak_db=peak,
-            rms_db=rms_db(out),
-            noise_floor_db=noise_floor_db(out, rate),
-        )
-        reached = result.level(target.measure)
-        assert reached is not None
-        if abs(reached - target.level) <= TOLERANCE_DB:
+            gain += target.level - reached
+        peak = true_peak_db(out, rate)
+        if peak <= target.peak_db + 1e-3:
             break
-        gain += target.level - reached
-    return out, result
+        margin += max(0.02, peak - target.peak_db)
+    return out, Measurement(lufs, peak, rms_db(out), noise_floor_db(out, rate))

@@ -43,7 +43,9 @@ RECORD_VERSION = 1
 @dataclass(frozen=True)
 class Loudness:
     target: LoudnessTarget
-    measured: Measurement  # on the file as written (a lossy format moves peaks a little)
+    # On the file as written where the format is lossy (an encoder moves peaks); else on
+    # the samples before rounding to 16 bits.
+    measured: Measurement
     gains_db: dict[str, float]  # each character's levelling gain, before normalizing
 
     @property
@@ -272,8 +274,10 @@ def _normalized(
 
     aim = loudness
     for _ in range(3):
-        out, _ = normalize(mixed, rate, aim)
+        out, measured = normalize(mixed, rate, aim)
         data = encode(out, rate, fmt, target)
+        if not fmt.lossy:
+            break  # the file holds these samples, rounded to 16 bits: thousandths of a dB
         written, _ = soundfile.read(io.BytesIO(data), dtype="float32")
         measured = measure(written, rate)
         over = measured.true_peak_db - loudness.peak_db

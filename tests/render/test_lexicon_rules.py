@@ -196,3 +196,16 @@ def test_validating_imports_nothing_heavy(cast_repo: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_say_uses_the_lexicon_too(cast_repo: Path) -> None:
+    import soundfile
+
+    (cast_repo / "lexicon.toml").write_text("lexicon_version = 1\n[character.alpha]\nNguyen = 'Win'\n")
+    assert run_cli("say", "alpha", "Ask Nguyen.", "-o", "../a.wav").returncode == 0
+    assert run_cli("say", "alpha", "Ask Win.", "-o", "../b.wav").returncode == 0
+    assert run_cli("say", "beta", "Ask Nguyen.", "-o", "../c.wav").returncode == 0
+    assert run_cli("say", "beta", "Ask Win.", "-o", "../d.wav").returncode == 0
+    a, b, c, d = (soundfile.read(cast_repo.parent / f"{n}.wav")[0] for n in "abcd")
+    assert a.shape == b.shape and (a == b).all()
+    assert c.shape != d.shape or not (c == d).all()  # beta has no entry
