@@ -38,6 +38,7 @@ from refmgr.render.plan import Plan, output_of, synthesis_params
 from refmgr.render.script import Script, ScriptLine
 
 RECORD_VERSION = 1
+LOSSY_HEADROOM_DB = 0.5
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,10 @@ def _normalized(
 
     from refmgr.deliver.loudness import measure, normalize
 
-    aim = loudness
+    # Lossy encoders raise peaks by tenths of a dB: aim under the ceiling from the start
+    # (usually one pass, not two).
+    headroom = LOSSY_HEADROOM_DB if fmt.lossy else 0.0
+    aim = dataclasses.replace(loudness, peak_db=loudness.peak_db - headroom)
     for _ in range(3):
         out, measured = normalize(mixed, rate, aim)
         data = encode(out, rate, fmt, target)
