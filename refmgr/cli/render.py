@@ -209,7 +209,9 @@ def run(
                     for f in outcome.failures
                 ],
                 "lock": repo_relative(outcome.lock) if outcome.lock else None,
-                "mix": None if result.mix is None else _mix_json(result.mix),
+                "mix": None if result.mix is None else repo_relative(result.mix.path),
+                # what `render mix --json` prints: format, subtitles, record, loudness
+                "mix_details": None if result.mix is None else _mix_json(result.mix),
                 "seconds": round(outcome.seconds, 3),
             }
         )

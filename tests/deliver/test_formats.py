@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,15 @@ def test_an_unknown_suffix_is_refused_before_anything_is_written(cast_repo: Path
     proc = run_cli("render", "ep.txt", "--mix", "episode")
     assert proc.returncode == 1 and one_line_error(proc.stderr, "episode: cannot tell")
     assert snapshot(cast_repo) == before
+
+
+def test_render_with_mix_and_loudness_in_one_go(cast_repo: Path) -> None:
+    proc = run_cli("render", "ep.txt", "--mix", "../ep.flac", "--loudness", "broadcast", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["mix"] == "../ep.flac"
+    details = summary["mix_details"]
+    assert details["format"] == "flac" and details["loudness"]["met"] is True
+    assert details["subtitles"] == ["../ep.srt", "../ep.vtt"]
+    assert details["record"] == "../ep.mix.json"
+    assert mix_record(cast_repo.parent / "ep.flac")["loudness"]["target"]["level"] == -23.0
