@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 
 from refmgr.config import CONFIG_FILE, Config
+from refmgr.deliver.lexicon import LEXICON_FILE
 
 CONFIG_NAME = ".pre-commit-config.yaml"
 
@@ -48,7 +49,7 @@ HOOKS = (
         name="refmgr validate",
         description=(
             "Check staged manifests and token files: schema, pairs, sizes, sha256, npy "
-            "headers, code ranges, pins."
+            "headers, code ranges, pins; and lexicon.toml."
         ),
         args=("validate", "--staged"),
         scoped=True,
@@ -76,7 +77,8 @@ def files_pattern(config: Config, prefix: str = "") -> str:
     """The ``files:`` regex of a scoped hook; ``prefix`` is the voice repository's
     directory inside the git repository ('' at the top, else 'dir/')."""
     dirs = "|".join(re.escape(d + "/") for d in (config.paths.refs, config.paths.manifests))
-    return f"^{re.escape(prefix)}({dirs}|{re.escape(CONFIG_FILE)}$)"
+    files = "|".join(re.escape(f) + "$" for f in (CONFIG_FILE, LEXICON_FILE))
+    return f"^{re.escape(prefix)}({dirs}|{files})"
 
 
 def local_config(config: Config, prefix: str = "") -> str:

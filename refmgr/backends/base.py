@@ -147,6 +147,9 @@ class EngineSpec:
     settings_key: str | None = None
     checkpoint: CheckpointLayout | None = None  # None: the engine needs no weights
     params: ParamRules = ParamRules()  # what synthesis parameters it takes
+    # Phonemes it reads in text, as lexicon.toml's `phonemes` spell them ("espeak": eSpeak
+    # NG mnemonics in [[...]]); None: text only, lexicon entries give it their `say`.
+    phonemes: str | None = None
 
     def param_problem(self, name: str, value: float) -> str | None:
         return self.params.problem(name, value, self.id)

@@ -18,6 +18,7 @@ import sys
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 POS_CHARACTER = 1
 CHARS_UTF8 = 1
+PHONEMES = 0x100  # espeakPHONEMES: [[...]] in the text is phoneme mnemonics (lexicon entries)
 PARAM_RATE, PARAM_PITCH, PARAM_RANGE = 1, 3, 4
 
 CALLBACK = ctypes.CFUNCTYPE(
@@ -56,7 +57,7 @@ def main() -> int:
         lib.espeak_SetParameter(param, int(value), 0)
     text = sys.stdin.buffer.read()
     status = lib.espeak_Synth(
-        ctypes.c_char_p(text), len(text) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8, None, None
+        ctypes.c_char_p(text), len(text) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8 | PHONEMES, None, None
     )
     lib.espeak_Synchronize()
     if status != 0:

@@ -118,6 +118,7 @@ ENGINES: dict[str, EngineSpec] = {
         install_hint="pip install espeakng-loader",
         draft=True,
         settings_key="draft",
+        phonemes="espeak",
     ),
     "fish-s1": EngineSpec(
         id="fish-s1",

@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "textconv": "refmgr.cli.textconv:textconv",
     "render": "refmgr.cli.render:render",
     "model": "refmgr.cli.model:model",
+    "lexicon": "refmgr.cli.lexicon:lexicon",
     "say": "refmgr.cli.say:say",
 }
 

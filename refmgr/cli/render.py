@@ -15,6 +15,7 @@ from refmgr.cli.output import emit_json, table
 from refmgr.config import MAX_GAP_S
 from refmgr.errors import RefmgrError, display_path
 from refmgr.params import MAX_SEED
+from refmgr.render.mix import MixResult
 from refmgr.render.plan import Action, Plan, Shard, Step
 from refmgr.render.runner import Failure, RunResult
 
@@ -38,6 +39,27 @@ gap_option = click.option(
     type=click.FloatRange(0, MAX_GAP_S),
     help="Seconds of silence between lines in the mix (default: render.gap_s; a line's "
     "{gap=S} wins).",
+)
+
+
+def _loudness(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    from refmgr.deliver.loudness import parse_target
+
+    try:
+        return parse_target(value)
+    except RefmgrError as e:
+        raise click.BadParameter(e.message.removeprefix("--loudness: ")) from None
+
+
+loudness_option = click.option(
+    "--loudness",
+    callback=_loudness,
+    metavar="PRESET|LUFS[:DBTP]",
+    help="Level the characters against each other, then normalize the mix: podcast "
+    "(-16 LUFS, -1 dBTP), broadcast (EBU R128: -23 LUFS, -1 dBTP), audiobook (ACX: "
+    "-20 dB RMS, -3 dB peak), or a target such as -14:-1.5. Needs refmgr[deliver].",
 )
 
 
@@ -112,9 +134,11 @@ def _require_committed(value: bool | None) -> bool:
 @click.option(
     "--mix",
     type=click.Path(path_type=Path),
-    help="Also write every line, in order, to this WAV file.",
+    help="Also write every line, in order, to this file (.wav, .flac, .ogg or .mp3), with "
+    ".srt and .vtt subtitles and a .mix.json record beside it.",
 )
 @gap_option
+@loudness_option
 @click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")
 @json_option
 def run(
@@ -130,6 +154,7 @@ def run(
     require_committed: bool | None,
     mix: Path | None,
     gap_s: float | None,
+    loudness: Any,
     dry_run: bool,
     as_json: bool,
 ) -> int:
@@ -159,7 +184,15 @@ def run(
         return _report_refused(plan)
     bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
     try:
-        result = render_script(project, script, options=options, mix=mix, gap_s=gap_s, progress=bar)
+        result = render_script(
+            project,
+            script,
+            options=options,
+            mix=mix,
+            gap_s=gap_s,
+            loudness=loudness,
+            progress=bar,
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -172,11 +205,9 @@ def run(
     if not as_json:
         _print_summary(result.plan, outcome)
         if result.mix is not None:
-            click.echo(
-                f"mix:     {display_path(result.mix.path)} ({result.mix.lines} lines, "
-                f"{result.mix.duration_s:.1f} s)"
-            )
-    return 0 if result.ok else 1
+            _print_mix(result.mix)
+    missed = 0 if result.mix is None else _mix_status(result.mix)
+    return 0 if result.ok and not missed else 1
 
 
 @render.command()
@@ -286,12 +317,23 @@ def merge(script: Path, bundles: tuple[Path, ...], as_json: bool) -> int:
 @render.command("mix")
 @click.argument("script", type=click.Path(path_type=Path))
 @click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path), help="WAV file to write."
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Audio file to write; its suffix picks the format: .wav, .flac, .ogg (Vorbis), .mp3.",
 )
 @gap_option
+@loudness_option
 @json_option
-def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) -> int:
-    """Write every line of SCRIPT, in order, to one WAV file, from its lock and outputs.
+def mix_command(
+    script: Path, output: Path, gap_s: float | None, loudness: Any, as_json: bool
+) -> int:
+    """Write every line of SCRIPT, in order, to one audio file, from its lock and outputs.
+
+    Beside it: NAME.srt and NAME.vtt (one cue per line, "character: text", timed to the
+    millisecond) and NAME.mix.json (where each line sits; the loudness target and what
+    was measured).
 
     Opens no engine (no GPU, no model, no torch): each output is checked against the
     sha256 renders/NAME.lock.json records. For the end of a render split with --shard,
@@ -300,15 +342,46 @@ def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) 
     from refmgr.commands.render import mix_script
     from refmgr.store import open_for_writing
 
-    result = mix_script(open_for_writing(), script, output, gap_s=gap_s)
+    result = mix_script(open_for_writing(), script, output, gap_s=gap_s, loudness=loudness)
     if as_json:
         emit_json(result.to_json())
     else:
+        _print_mix(result)
+    return _mix_status(result)
+
+
+def _mix_status(result: MixResult) -> int:
+    """1 when a loudness target was asked for and the written mix misses it (a target too
+    loud for its ceiling): the file is there to listen to, but is not deliverable."""
+    loudness = result.loudness
+    if loudness is None or loudness.met:
+        return 0
+    t = loudness.target
+    click.echo(
+        f"{display_path(result.path)}: misses the loudness target {t.name} ({t.level:g}, "
+        f"{t.peak_db:g} dBTP) by more than 0.5 dB: the ceiling leaves no room for it; choose "
+        "a lower level or a higher ceiling",
+        err=True,
+    )
+    return 1
+
+
+def _print_mix(result: MixResult) -> None:
+    click.echo(
+        f"mix:     {display_path(result.path)} ({result.lines} lines, "
+        f"{result.duration_s:.1f} s, {result.format})"
+    )
+    if result.subtitles:
+        click.echo(f"subtitles: {', '.join(display_path(p) for p in result.subtitles)}")
+    loudness = result.loudness
+    if loudness is not None:
+        m, t = loudness.measured, loudness.target
+        lufs = "n/a" if m.integrated_lufs is None else f"{m.integrated_lufs:.1f} LUFS"
         click.echo(
-            f"mix:     {display_path(result.path)} ({result.lines} lines, "
-            f"{result.duration_s:.1f} s)"
+            f"loudness: {t.name} ({t.level:g} {'LUFS' if t.measure == 'lufs' else 'dB RMS'}, "
+            f"{t.peak_db:g} dBTP): measured {lufs}, {m.rms_db:.1f} dB RMS, true peak "
+            f"{m.true_peak_db:.1f} dBTP, noise floor {m.noise_floor_db:.1f} dB"
         )
-    return 0
 
 
 class _ProgressBar:

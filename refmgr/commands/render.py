@@ -17,6 +17,9 @@ from typing import Any
 from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
+from refmgr.deliver.formats import format_for
+from refmgr.deliver.lexicon import load_lexicon
+from refmgr.deliver.loudness import LoudnessTarget
 from refmgr.errors import RefmgrError
 from refmgr.project import Project, repo_relative
 from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
@@ -61,6 +64,8 @@ class RenderResult:
             ],
             "lock": repo_relative(run.lock) if run.lock else None,
             "mix": None if self.mix is None else repo_relative(self.mix.path),
+            # what `render mix --json` prints: format, subtitles, record, loudness
+            "mix_details": None if self.mix is None else self.mix.to_json(),
             "seconds": round(run.seconds, 3),
         }
 
@@ -126,6 +131,7 @@ def _planned(
             shard=options.shard,
             previous=recorded_outputs(previous) if previous else None,
             index=index,
+            lexicon=load_lexicon(project.root),
         )
         yield plan, engine, index
     finally:
@@ -152,11 +158,14 @@ def render_script(
     options: RenderOptions = RenderOptions(),
     mix: Path | None = None,
     gap_s: float | None = None,
+    loudness: LoudnessTarget | None = None,
     progress: Progress | None = None,
 ) -> RenderResult:
     """Render what is stale, lock it, and optionally mix every line into ``mix``."""
     if mix is not None and options.shard is not None:
         raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
+    if mix is not None:
+        format_for(mix)  # a name with no known format fails before anything renders
     script = _read_script(project, script_path)
     with (
         render_lock(project, script.name),
@@ -167,13 +176,20 @@ def render_script(
         return RenderResult(plan=plan, run=run)
     try:
         gap = project.config.render.gap_s if gap_s is None else gap_s
-        return RenderResult(plan, run, mix=mix_outputs(project, plan, run.facts, mix, gap_s=gap))
+        return RenderResult(
+            plan, run, mix=mix_outputs(project, plan, run.facts, mix, gap_s=gap, loudness=loudness)
+        )
     except RefmgrError as e:
         return RenderResult(plan, run, mix_error=e)
 
 
 def mix_script(
-    project: Project, script_path: Path, target: Path, *, gap_s: float | None = None
+    project: Project,
+    script_path: Path,
+    target: Path,
+    *,
+    gap_s: float | None = None,
+    loudness: LoudnessTarget | None = None,
 ) -> MixResult:
     """Mix every line of a rendered script into ``target`` from its lock and outputs alone:
     no engine is opened (a render's plan would need one, and its device and precision)."""
@@ -189,7 +205,7 @@ def mix_script(
                 script.path,
             )
         gap = project.config.render.gap_s if gap_s is None else gap_s
-        return mix_locked(project, script, lock, target, gap_s=gap)
+        return mix_locked(project, script, lock, target, gap_s=gap, loudness=loudness)
 
 
 def export_shard(project: Project, script_path: Path, shard: Shard, target: Path) -> list[str]:

@@ -12,6 +12,7 @@ from refmgr.audio import wav_bytes
 from refmgr.backends.base import EngineSpec
 from refmgr.backends.registry import ENGINES, codec_spec, engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
+from refmgr.deliver.lexicon import LEXICON_FILE, describe, load_lexicon
 from refmgr.errors import BackendError, ConfigError, RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.params import SynthesisParams
@@ -81,6 +82,16 @@ def say(
         raise ConfigError(f"render.{problem}", project.config_path)
     if not text.strip():
         raise RefmgrError("the text to speak is empty")
+    # Said as a script line of this character would be: lexicon.toml applied.
+    phonemes = spec.phonemes is not None
+    applied = load_lexicon(project.root).apply(text, name, voice.language, phonemes=phonemes)
+    unsayable = [e for e in applied.matched if e.spoken(phonemes) is None]
+    if unsayable:
+        raise RefmgrError(
+            f"{describe(unsayable[0])} has only phonemes, and engine {spec.id} takes text: "
+            "give it say = ...",
+            LEXICON_FILE,
+        )
     if output is None:
         output = project.listen_path(f"{ref.manifest.name}-say.wav")
     if output.is_dir():
@@ -91,7 +102,7 @@ def say(
     engine, warnings = open_engine(project, spec, options or RunOptions())
     try:
         log.info("speaking %d characters as %s with %s…", len(text), name, spec.id)
-        synthesis = engine.synthesize(voice, text, chosen)
+        synthesis = engine.synthesize(voice, applied.text, chosen)
         pins = engine.pins()
     finally:
         engine.close()

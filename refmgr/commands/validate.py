@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from refmgr.config import CONFIG_FILE, Config
+from refmgr.deliver.lexicon import LEXICON_FILE, MAX_LEXICON_BYTES, LexiconError, parse_lexicon
 from refmgr.findings import Finding
 from refmgr.project import STATE_DIR, find_root
-from refmgr.snapshot import Index, Snapshot, WorkTree
+from refmgr.snapshot import Index, Snapshot, TooLarge, WorkTree
 from refmgr.store import JOURNAL, RECOVER_HINT
 from refmgr.validate import Report, snapshot_config, validate
 
@@ -50,6 +51,7 @@ def validate_repository(
         names = _selected_names(root, snapshot, config, paths, report) if paths else None
         checked = validate(snapshot, config, names=names)
         report.findings += checked.findings
+        _check_lexicon(snapshot, report)
         report.references = checked.references
     return ValidationResult(
         root=root,
@@ -57,6 +59,24 @@ def validate_repository(
         references=report.references,
         findings=sorted(set(report.findings), key=lambda f: (f.path, f.problem)),
     )
+
+
+def _check_lexicon(snapshot: Snapshot, report: Report) -> None:
+    """lexicon.toml, where there is one: size, TOML, and every entry's shape."""
+    kind = snapshot.kind(LEXICON_FILE)
+    if kind is None:
+        return
+    if kind != "file":
+        report.add(LEXICON_FILE, "not a regular file", "lexicon")
+        return
+    try:
+        parse_lexicon(snapshot.read(LEXICON_FILE, MAX_LEXICON_BYTES), Path(LEXICON_FILE))
+    except LexiconError as e:
+        report.add(LEXICON_FILE, e.message, "lexicon")
+    except TooLarge:
+        report.add(LEXICON_FILE, f"over the limit of {MAX_LEXICON_BYTES} bytes", "lexicon")
+    except OSError as e:
+        report.add(LEXICON_FILE, f"cannot read: {e.strerror or e}", "lexicon")
 
 
 def _selected_names(
@@ -76,6 +96,8 @@ def _selected_names(
         directory, _, file = rel.rpartition("/")
         if rel == CONFIG_FILE:
             return None
+        if rel == LEXICON_FILE:
+            continue  # checked on every run
         if directory == refs and file.endswith(".npy"):
             names.add(file[: -len(".npy")])
         elif directory == manifests and file.endswith(".json"):

@@ -90,8 +90,10 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
         if character not in references:
             references[character] = {"inputs": plan.cast.members[character].key_inputs()}
         assert step.params is not None
+        lexicon = {"lexicon": step.lexicon} if step.lexicon else {}
         entries.append(
             {
+                **lexicon,  # the lexicon.toml entries in the key, where any match
                 **_where(step),
                 "text": step.line.text,
                 "params": {k: getattr(step.params, k) for k in step.params.__dataclass_fields__},
@@ -212,6 +214,7 @@ def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
             reference=lock["references"][entry["character"]]["inputs"],
             text=entry["text"],
             params=entry["params"],
+            lexicon=entry.get("lexicon") if isinstance(entry.get("lexicon"), dict) else None,
         )
         output = entry["output"]
         recorded[output["path"]] = Recorded(document, output["sha256"])

@@ -3,9 +3,10 @@
 Each line gets a cache key: the sha256 of a canonical JSON document of everything that
 changes its sound (engine id and pins, the reference's codec pins, tokens sha256,
 transcript, language and voice profile, the text, the synthesis parameters, the output
-format) and nothing that does not (no names, paths, line numbers or times). A line whose
-output file already carries its key is kept; one whose key another output carries is
-copied from it (lines renumbered by an insertion); the others are rendered.
+format, and the lexicon.toml entries that match the line, if any) and nothing that does
+not (no names, paths, line numbers or times; no lexicon entry the line does not contain).
+A line whose output file already carries its key is kept; one whose key another output
+carries is copied from it (lines renumbered by an insertion); the others are rendered.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from refmgr.backends.base import EngineSpec
 from refmgr.config import RenderSettings
+from refmgr.deliver.lexicon import LEXICON_FILE, Lexicon, describe, matched_key
 from refmgr.errors import RefmgrError
 from refmgr.params import SynthesisParams, with_overrides
 from refmgr.project import Project, repo_relative
@@ -69,6 +71,8 @@ class Step:
     params: SynthesisParams | None = None
     source: str | None = None  # REUSE: the output that holds the same audio
     error: RefmgrError | None = None  # FAILED
+    spoken: str | None = None  # the text the engine gets, lexicon applied; None: the line's
+    lexicon: dict[str, Any] | None = None  # the lexicon entries that match (see key_document)
 
 
 @dataclass(frozen=True)
@@ -147,8 +151,9 @@ def key_document(
     reference: Mapping[str, Any],
     text: str,
     params: Mapping[str, Any],
+    lexicon: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    document = {
         "version": KEY_VERSION,
         "engine": {"id": engine_id, "pins": pins},
         "reference": reference,
@@ -156,6 +161,10 @@ def key_document(
         "params": params,
         "format": OUTPUT_FORMAT,
     }
+    # Only when entries match: the keys of lines no entry touches stay what they were.
+    if lexicon:
+        document["lexicon"] = lexicon
+    return document
 
 
 def cache_key(document: Mapping[str, Any]) -> str:
@@ -182,9 +191,11 @@ def make_plan(
     shard: Shard | None = None,
     previous: Mapping[str, Recorded] | None = None,
     index: OutputIndex | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Plan:
     """``previous``: what the last lock recorded, by output path: it says why a line is
-    stale, and catches outputs changed since; ``index``: see OutputIndex."""
+    stale, and catches outputs changed since; ``index``: see OutputIndex; ``lexicon``:
+    lexicon.toml, applied to each line's text."""
     selected_labels = _check_only(script, only)
     outputs_dir = f"{project.config.paths.renders}/{script.name}"
     existing = {
@@ -215,6 +226,7 @@ def make_plan(
                 and (not selected_labels or line.label in selected_labels),
                 previous=(previous or {}).get(output),
                 why_skipped=f"not in shard {shard}" if shard else "not chosen with --only",
+                lexicon=lexicon,
             )
         )
     made = {s.output for s in steps}
@@ -268,18 +280,43 @@ def _step(
     chosen: bool,
     previous: Recorded | None,
     why_skipped: str,
+    lexicon: Lexicon | None = None,
 ) -> Step:
     if refused is not None:
         return Step(line, output, Action.FAILED, str(refused), error=refused)
+    member = cast.members[line.character]
+    phonemes = engine.phonemes is not None
+    spoken, matched = line.text, {}
+    if lexicon is not None and lexicon.entries:
+        applied = lexicon.apply(line.text, line.character, member.voice.language, phonemes=phonemes)
+        unsayable = [e for e in applied.matched if e.spoken(phonemes) is None]
+        if unsayable:
+            error = RefmgrError(
+                f"{describe(unsayable[0])} has only phonemes, and engine {engine.id} takes "
+                f"text: give it say = ... (line {line.label})",
+                LEXICON_FILE,
+            )
+            return Step(line, output, Action.FAILED, str(error), error=error)
+        spoken, matched = applied.text, dict(matched_key(applied, phonemes))
     document = key_document(
         engine_id=engine.id,
         pins=pins,
-        reference=cast.members[line.character].key_inputs(),
+        reference=member.key_inputs(),
         text=line.text,
         params=dataclasses.asdict(params),
+        lexicon=matched,
     )
     key = cache_key(document)
-    step = Step(line, output, Action.RENDER, "", key=key, params=params)
+    step = Step(
+        line,
+        output,
+        Action.RENDER,
+        "",
+        key=key,
+        params=params,
+        spoken=spoken if matched else None,
+        lexicon=matched or None,
+    )
     have = existing.get(output)
     if not chosen:
         fresh = have is not None and have.key == key

@@ -123,7 +123,8 @@ def _render(project: Project, plan: Plan, step: Step, engine: Engine, result: Ru
     assert step.key is not None and step.params is not None
     member = plan.cast.members[step.line.character]
     try:
-        synthesis = engine.synthesize(member.voice, step.line.text, step.params)
+        text = step.line.text if step.spoken is None else step.spoken  # lexicon applied
+        synthesis = engine.synthesize(member.voice, text, step.params)
         data = encode_output(
             synthesis, key=step.key, engine_id=plan.engine.id, draft=plan.engine.draft
         )

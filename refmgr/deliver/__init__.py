@@ -1,0 +1,1 @@
+"""Delivery of a render: loudness, file formats, subtitles, the pronunciation lexicon."""
