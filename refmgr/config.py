@@ -129,6 +129,40 @@ class RenderSettings:
     gap_s: float = 0.5  # silence between lines in `render --mix`
 
 
+@dataclass(frozen=True)
+class RenderQuality:
+    """``[quality.render]``: what every rendered line is scored on, and the gate it must
+    pass (``render --gate``, on by default in CI). Scores are measured only with the qa
+    extra installed (refmgr[qa]); a limit of 0 (or a max far out of reach) turns its check off.
+    The defaults come from measurements on the flite test voices (see the README)."""
+
+    score: bool = True  # score every rendered line when the qa extra is installed
+    # DNSMOS costs about 1 s of CPU per 5 s of audio, more than eSpeak takes to speak it:
+    # "clone" scores it for clone engines only (not draft ones), "always", or "never".
+    dnsmos: str = "clone"
+    retakes: int = 2  # takes tried after a failing first one (render --retakes)
+    min_similarity: float = 0.75  # cosine to the reference's speaker embedding
+    min_margin: float = 0.05  # own similarity minus the nearest other voice's
+    min_dnsmos_ovrl: float = 2.0
+    min_lufs: float = -40.0  # integrated loudness, ITU-R BS.1770
+    max_true_peak_db: float = 0.0  # dBTP
+    max_clipped_ratio: float = 0.001  # samples at full scale
+    max_lead_silence_s: float = 1.0
+    max_trail_silence_s: float = 1.5
+    # Duration against what the text takes at the reference's speaking rate.
+    min_duration_ratio: float = 0.6
+    max_duration_ratio: float = 1.6
+
+
+DNSMOS_CHOICES = ("clone", "always", "never")
+MAX_RETAKES = 20
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    render: RenderQuality = field(default_factory=RenderQuality)
+
+
 # The longest pause between lines in a mix: longer is a typo (1e12), not a pause, and the
 # silence is allocated in memory.
 MAX_GAP_S = 60.0
@@ -144,6 +178,7 @@ class Config:
     engines: EngineSettings = field(default_factory=EngineSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
     models: dict[str, ModelSettings] = field(default_factory=dict)
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
 
 T = TypeVar("T")
@@ -284,6 +319,7 @@ def _check_semantics(config: Config, path: Path) -> None:
             f"render.gap_s must be between 0 and {MAX_GAP_S:g} seconds, not {config.render.gap_s}",
             path,
         )
+    _check_render_quality(config.quality.render, path)
 
     for codec_id in (config.codecs.default, *config.codecs.allowed):
         if codec_id not in CODECS:
@@ -341,6 +377,37 @@ def _check_semantics(config: Config, path: Path) -> None:
             )
     for model, settings in config.models.items():
         _check_model(model, settings, path)
+
+
+def _check_render_quality(settings: RenderQuality, path: Path) -> None:
+    where = "quality.render"
+    if settings.dnsmos not in DNSMOS_CHOICES:
+        raise ConfigError(
+            f"{where}.dnsmos must be one of {', '.join(DNSMOS_CHOICES)}, not {shown(settings.dnsmos)}",
+            path,
+        )
+    if not 0 <= settings.retakes <= MAX_RETAKES:
+        raise ConfigError(
+            f"{where}.retakes must be between 0 and {MAX_RETAKES}, not {settings.retakes}", path
+        )
+    for name in ("min_similarity", "min_margin"):
+        value = getattr(settings, name)
+        if not -1 <= value <= 1:
+            raise ConfigError(f"{where}.{name} must be between -1 and 1, not {value}", path)
+    if not 0 <= settings.max_clipped_ratio <= 1:
+        raise ConfigError(
+            f"{where}.max_clipped_ratio must be between 0 and 1, not {settings.max_clipped_ratio}",
+            path,
+        )
+    for name in ("max_lead_silence_s", "max_trail_silence_s", "min_duration_ratio"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{where}.{name} must not be negative", path)
+    if not settings.min_duration_ratio < settings.max_duration_ratio:
+        raise ConfigError(
+            f"{where}: need min_duration_ratio < max_duration_ratio (got "
+            f"{settings.min_duration_ratio} and {settings.max_duration_ratio})",
+            path,
+        )
 
 
 def _check_model(model: str, settings: ModelSettings, path: Path) -> None:
