@@ -1,0 +1,85 @@
+"""Speaker embedding: resemblyzer's GE2E encoder (256-d, unit length; weights in its wheel).
+
+One pass over a recording gives both its embedding and its partial embeddings (1.6 s
+windows, 1.3 a second), from which the single-speaker consistency is measured: the
+lowest cosine similarity between any two stretches of about 3 s of speech.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from refmgr.quality.base import QualityUnavailable
+from refmgr.quality.registry import checked_weight, scorer_pins
+
+RATE = 16000
+WEIGHTS = "resemblyzer/pretrained.pt"
+# Partial embeddings averaged into one consistency window (3 partials span ~3.1 s), and
+# the step between windows, in partials.
+WINDOW_PARTIALS = 3
+WINDOW_STEP = 2
+
+Embedding = npt.NDArray[np.float32]
+
+
+class SpeakerEncoder:
+    id = "speaker"
+    sample_rate = RATE
+
+    def __init__(self, weight_file: Path | None = None) -> None:
+        self._weight_file = weight_file
+        self._encoder: Any = None
+        self._preprocess: Any = None
+
+    def pins(self) -> dict[str, str]:
+        return scorer_pins(self.id)
+
+    def load(self) -> None:
+        if self._encoder is not None:
+            return
+        path = checked_weight(self.id, WEIGHTS, self._weight_file)  # before unpickling it
+        try:
+            import warnings
+
+            with warnings.catch_warnings():
+                # webrtcvad (under resemblyzer) imports pkg_resources, which warns.
+                warnings.simplefilter("ignore")
+                from resemblyzer import VoiceEncoder, preprocess_wav
+        except ImportError as e:
+            raise QualityUnavailable("speaker scorer (resemblyzer)", str(e)) from None
+        self._encoder = VoiceEncoder(device="cpu", verbose=False, weights_fpath=path)
+        self._preprocess = preprocess_wav
+
+    def analyse(self, audio: npt.NDArray[np.float32]) -> tuple[Embedding, float | None]:
+        """(embedding, consistency) of 16 kHz mono audio; consistency None when too short."""
+        self.load()
+        wav = self._preprocess(np.asarray(audio, dtype=np.float32), source_sr=RATE)
+        if len(wav) == 0:  # nothing but silence: resemblyzer trims it all
+            wav = np.asarray(audio, dtype=np.float32)
+        embedding, partials, _ = self._encoder.embed_utterance(wav, return_partials=True)
+        return embedding.astype(np.float32), _consistency(partials)
+
+    def embed(self, audio: npt.NDArray[np.float32]) -> Embedding:
+        return self.analyse(audio)[0]
+
+
+def _consistency(partials: npt.NDArray[np.float32]) -> float | None:
+    starts = range(0, len(partials) - WINDOW_PARTIALS + 1, WINDOW_STEP)
+    windows = [_unit(partials[s : s + WINDOW_PARTIALS].mean(axis=0)) for s in starts]
+    if len(windows) < 2:
+        return None
+    return min(float(a @ b) for a, b in itertools.combinations(windows, 2))
+
+
+def _unit(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def cosine(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+    return float(_unit(a) @ _unit(b))
