@@ -12,30 +12,36 @@ import numpy.typing as npt
 
 from refmgr.audio import resample
 from refmgr.quality import signal
+from refmgr.quality.base import Scorer
 from refmgr.quality.reference import RATE, spoken_chars
 
 Score = dict[str, float | str]
 
 
 class LineScorer:
-    def __init__(self) -> None:
+    def __init__(self, *, dnsmos: bool = True) -> None:
+        # dnsmos=False: no DNSMOS scores (and no DNSMOS pins); it is the costly measure,
+        # and a render may leave it out for engines faster than it (see render/scoring.py).
         from refmgr.quality.dnsmos import Dnsmos
         from refmgr.quality.loudness import Loudness
         from refmgr.quality.speaker import SpeakerEncoder
         from refmgr.quality.vad import VoiceActivity
 
         self.speaker = SpeakerEncoder()
-        self.dnsmos = Dnsmos()
+        self.dnsmos = Dnsmos() if dnsmos else None
         self.loudness = Loudness()
         self.vad = VoiceActivity()
 
+    def _scorers(self) -> list[Scorer]:
+        return [s for s in (self.speaker, self.dnsmos, self.loudness, self.vad) if s is not None]
+
     def load(self) -> None:
-        for scorer in (self.vad, self.loudness, self.speaker, self.dnsmos):
+        for scorer in self._scorers():
             scorer.load()
 
     def pins(self) -> dict[str, str]:
         pins: dict[str, str] = {}
-        for scorer in (self.speaker, self.dnsmos, self.loudness, self.vad):
+        for scorer in self._scorers():
             pins.update(scorer.pins())
         return pins
 
@@ -59,7 +65,7 @@ class LineScorer:
         speech = self.vad.speech_frames(x)
         lead, trail = signal.edge_silence_s(speech, self.vad.frame_s)
         scores: Score = {
-            **self.dnsmos.score(x),
+            **(self.dnsmos.score(x) if self.dnsmos is not None else {}),
             "lufs": self.loudness.integrated_lufs(audio, sample_rate),
             "true_peak_db": self.loudness.true_peak_db(audio),
             "clipped_ratio": signal.clipped_ratio(audio),

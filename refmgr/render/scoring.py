@@ -97,8 +97,8 @@ class Scoring:
         self.draft = draft
         self.dnsmos = limits.dnsmos == "always" or (limits.dnsmos == "clone" and not draft)
         # Building a LineScorer imports no library and reads no weights: pins are cheap.
-        self._scorer = scorer if scorer is not None else LineScorer()
-        self.pins = {**self._scorer.pins(), "dnsmos": "on" if self.dnsmos else "off"}
+        self._scorer = scorer if scorer is not None else LineScorer(dnsmos=self.dnsmos)
+        self.pins = self._scorer.pins()
         self.voices = repository_voices(project)
         self.calls = 0  # outputs scored (the scorer's work), for reports and tests
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
