@@ -41,7 +41,7 @@ class VoiceActivity:
                 import webrtcvad
         except ImportError as e:
             raise QualityUnavailable("voice activity scorer (webrtcvad)", str(e)) from None
-        self._vad = webrtcvad.Vad(self._aggressiveness)
+        self._vad = webrtcvad
 
     def speech_frames(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
         """One flag per whole 30 ms frame of 16 kHz mono audio: speech or not."""
@@ -49,6 +49,8 @@ class VoiceActivity:
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
         n = len(pcm) // FRAME
         frames = pcm[: n * FRAME].reshape(n, FRAME)
-        return np.fromiter(
-            (self._vad.is_speech(f.tobytes(), RATE) for f in frames), dtype=bool, count=n
-        )
+        # A fresh detector for each recording: one carries its smoothing state from the end
+        # of the last recording into the first frames of the next, so that the same audio
+        # would score differently after different audio (a render and its shards disagree).
+        vad = self._vad.Vad(self._aggressiveness)
+        return np.fromiter((vad.is_speech(f.tobytes(), RATE) for f in frames), dtype=bool, count=n)
