@@ -569,6 +569,8 @@ def _print_quality_summary(result: RenderResult) -> None:
     retaken = [f for f in run.rendered if len(_tried(result, f)) > 1]
     passed = sum(1 for step in retaken if step.output not in _failing(result))
     failed = len(result.gate_failures)
+    if not (result.gated or failed or retaken):
+        return  # nothing to say: the scores are in the lock, `render status` shows them
     lines = len(run.quality)
     text = f"quality: {lines - failed} of {lines} lines pass [quality.render]"
     text += f"; scored {run.scored} outputs"

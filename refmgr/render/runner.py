@@ -374,7 +374,6 @@ class _Takes:
                 best.sha256, self._score_key(step, best.sha256), best.scores, tried
             )
         self.result.rendered.append(step)
-        failpoint("render-after-output")
         self.report(step)
 
     def _score_key(self, step: Step, sha256: str) -> str:
@@ -397,6 +396,7 @@ class _Takes:
         assert facts is not None
         self.result.facts[step.output] = facts
         _record(self.project, self.index, step, self.result)
+        failpoint("render-after-output")
 
 
 def _stage_sources(project: Project, work: list[Step]) -> dict[str, Path]:
