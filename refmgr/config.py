@@ -159,7 +159,40 @@ MAX_RETAKES = 20
 
 
 @dataclass(frozen=True)
+class ReferenceGates:
+    """[quality.reference]: what `refmgr add` refuses or warns about, measured on the recording.
+
+    Each limit is named MEASURE_{warn,refuse}_{below,above}; refmgr.quality.gates reads the
+    names. The defaults come from the flite fixture voices (README, "Quality gates").
+    """
+
+    gate: bool = True  # false: measure and store, warn, never refuse
+    speech_ratio_refuse_below: float = 0.4
+    speech_ratio_warn_below: float = 0.6
+    snr_db_refuse_below: float = 15.0
+    snr_db_warn_below: float = 25.0
+    clipped_ratio_refuse_above: float = 0.01
+    clipped_ratio_warn_above: float = 0.001
+    true_peak_db_warn_above: float = -1.0
+    lufs_warn_below: float = -35.0
+    lufs_warn_above: float = -9.0
+    dnsmos_sig_refuse_below: float = 2.0
+    dnsmos_sig_warn_below: float = 2.5
+    dnsmos_bak_refuse_below: float = 2.5
+    dnsmos_bak_warn_below: float = 3.5
+    dnsmos_ovrl_refuse_below: float = 2.0
+    dnsmos_ovrl_warn_below: float = 2.5
+    chars_per_second_refuse_below: float = 4.0
+    chars_per_second_refuse_above: float = 30.0
+    chars_per_second_warn_below: float = 8.0
+    chars_per_second_warn_above: float = 22.0
+    speaker_consistency_refuse_below: float = 0.80
+    speaker_consistency_warn_below: float = 0.84
+
+
+@dataclass(frozen=True)
 class QualitySettings:
+    reference: ReferenceGates = field(default_factory=ReferenceGates)
     render: RenderQuality = field(default_factory=RenderQuality)
 
 
@@ -339,6 +372,7 @@ def _check_semantics(config: Config, path: Path) -> None:
             )
         if pin.library_version is not None and not pin.library_version.strip():
             raise ConfigError(f"codecs.pins.{_name(codec_id)}.library_version is empty", path)
+    _check_reference_gates(config.quality.reference, path)
     limits = config.limits
     if not 0 < limits.min_duration_s < limits.max_duration_s:
         raise ConfigError(
@@ -408,6 +442,24 @@ def _check_render_quality(settings: RenderQuality, path: Path) -> None:
             f"{settings.min_duration_ratio} and {settings.max_duration_ratio})",
             path,
         )
+
+
+def _check_reference_gates(gates: ReferenceGates, path: Path) -> None:
+    """A refusal limit must be at least as far out as the warning before it."""
+    for f in dataclasses.fields(gates):
+        if "_refuse_" not in f.name:
+            continue
+        warn_name = f.name.replace("_refuse_", "_warn_")
+        if not hasattr(gates, warn_name):
+            continue
+        refuse, warn = getattr(gates, f.name), getattr(gates, warn_name)
+        below = f.name.endswith("_below")
+        if (refuse > warn) if below else (refuse < warn):
+            raise ConfigError(
+                f"quality.reference.{f.name} ({refuse:g}) must be "
+                f"{'at most' if below else 'at least'} {warn_name} ({warn:g})",
+                path,
+            )
 
 
 def _check_model(model: str, settings: ModelSettings, path: Path) -> None:

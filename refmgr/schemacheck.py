@@ -46,6 +46,8 @@ KEYWORDS = {
         "items",
         "required",
         "minProperties",
+        "maxProperties",
+        "propertyNames",
         "properties",
         "additionalProperties",
     )
@@ -53,7 +55,15 @@ KEYWORDS = {
 
 
 OBJECT_KEYWORDS = frozenset(
-    {"type", "properties", "required", "additionalProperties", "minProperties"}
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "minProperties",
+        "maxProperties",
+        "propertyNames",
+    }
 )
 ARRAY_KEYWORDS = frozenset({"type", "items", "minItems", "maxItems"})
 
@@ -146,13 +156,20 @@ class _Compiler:
         known = frozenset(name for name, _ in props)
         required = tuple(schema.get("required", ()))
         min_props = schema.get("minProperties", 0)
+        max_props = schema.get("maxProperties", math.inf)
         extra = schema.get("additionalProperties", True)
         closed = extra is False
         extra_check = None if extra is True or closed else self.compile(extra)
+        names = schema.get("propertyNames", True)
+        name_check = None if names is True else self.compile(names)
 
         def check(v: Any) -> bool:
-            if not isinstance(v, dict) or len(v) < min_props:
+            if not isinstance(v, dict) or not min_props <= len(v) <= max_props:
                 return False
+            if name_check is not None:
+                for key in v:
+                    if not name_check(key):
+                        return False
             for name in required:
                 if name not in v:
                     return False
@@ -245,6 +262,13 @@ class _Compiler:
 
     def kw_minProperties(self, n: int, schema: Mapping[str, Any]) -> Check:
         return lambda v: not isinstance(v, dict) or len(v) >= n
+
+    def kw_maxProperties(self, n: int, schema: Mapping[str, Any]) -> Check:
+        return lambda v: not isinstance(v, dict) or len(v) <= n
+
+    def kw_propertyNames(self, names: Any, schema: Mapping[str, Any]) -> Check:
+        check = self.compile(names)
+        return lambda v: not isinstance(v, dict) or all(map(check, v))
 
     def kw_properties(self, props: Mapping[str, Any], schema: Mapping[str, Any]) -> Check:
         checks = [(name, self.compile(sub)) for name, sub in props.items()]

@@ -6,13 +6,16 @@ import hashlib
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from refmgr.errors import RefmgrError
+from refmgr.errors import RefmgrError, UsageError
 
 QA_INSTALL = "install refmgr[qa] (pip install 'refmgr[qa]' -c constraints.txt)"
 
 
-class QualityUnavailable(RefmgrError):
-    """A scorer's library is not installed. The CLI exits 2 when a gate was asked for."""
+class QualityUnavailable(UsageError):
+    """A scorer's library is not installed, and something asked for it: exit status 2.
+
+    Code that can go on without scores (add without --quality, render without a gate)
+    asks ``available.qa_available()`` first instead of catching this."""
 
     def __init__(self, what: str, reason: str | None = None) -> None:
         detail = f" ({reason})" if reason else ""
