@@ -45,6 +45,9 @@ from refmgr.render.takes import LineQuality, Scores, TakeResult, TakeSearch
 # (done, total, step just finished): called with (0, total, None) before the first line.
 Progress = Callable[[int, int, Step | None], None]
 RENDER_LOCK_WAIT_S = 0.5
+# Takes synthesized but not yet scored, at most: the engine runs ahead while the scorer
+# loads its models (seconds) and catches up after; a bound keeps the bytes held in check.
+MAX_WAITING = 32
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,21 @@ class _Books:
         key = self.scoring.score_key(sha256, text=step.line.text, character=step.line.character)
         return prior if prior.score_key == key else None
 
+    def scores_of(self, step: Step, sha256: str) -> Scores | None:
+        """Recorded scores of output bytes ``sha256`` of ``step``'s line that still hold:
+        the output's own, or those of any take tried for it (a search done again)."""
+        chosen = self.valid(step, sha256)
+        if chosen is not None:
+            return chosen.scores
+        recorded = self.by_path.get(step.output)
+        if recorded is None or recorded.quality is None or self.scoring is None:
+            return None
+        if cache_key(recorded.document) != step.key:
+            return None
+        if self.valid(step, recorded.sha256) is None:
+            return None  # measured by other scorers, or against other voices
+        return next((t.scores for t in recorded.quality.takes if t.sha256 == sha256), None)
+
     def search_of(self, step: Step) -> tuple[TakeResult, ...]:
         """The takes the last lock says were tried for ``step``'s output (its replay)."""
         recorded = self.by_path.get(step.output)
@@ -280,9 +298,8 @@ class _Takes:
 
     def _pump(self, *, drain: bool) -> None:
         """Take in the scores that are ready, then synthesize one take. Waits for a score
-        only when there is nothing else to do, or when more than one take is waiting (the
-        engine is faster than the scorer: keep them in step rather than pile up work)."""
-        self._collect(block=(drain and not self.queue) or len(self.waiting) > 1)
+        only when there is nothing else to do, or when MAX_WAITING takes are waiting."""
+        self._collect(block=(drain and not self.queue) or len(self.waiting) >= MAX_WAITING)
         if self.queue:
             self._synthesize(self.queue.popleft())
 
@@ -306,10 +323,14 @@ class _Takes:
             line.search.tried.append(
                 TakeResult(take, seed, sha256, scores, self.scoring.judge(scores))
             )
-            if line.search.next_take() is not None:
-                self.queue.appendleft(line)  # its retake goes next
-            else:
-                self._finish(line)
+            self._settled(line)
+
+    def _settled(self, line: _Line) -> None:
+        """A take of ``line`` is judged: retake it, or finish it."""
+        if line.search.next_take() is not None:
+            self.queue.appendleft(line)  # its retake goes next
+        else:
+            self._finish(line)
 
     def _synthesize(self, line: _Line) -> None:
         step = line.step
@@ -342,6 +363,18 @@ class _Takes:
         if self.scoring is None:
             line.search.tried.append(TakeResult(take, seed, sha256, None))
             self._finish(line)
+            known = self.books.valid(step, sha256)
+            if known is not None:  # the same bytes as before: their scores still describe them
+                self.result.quality[step.output] = known
+            return
+        known = self.books.scores_of(step, sha256)
+        if known is not None:
+            # Bytes the lock has scores of (--force, or a deleted output made again): they
+            # hold, nothing to measure.
+            line.search.tried.append(
+                TakeResult(take, seed, sha256, known, self.scoring.judge(known))
+            )
+            self._settled(line)
             return
         future = self.scoring.submit(data, text=step.line.text, character=step.line.character)
         self.waiting[future] = (line, step, take, seed, sha256)

@@ -97,7 +97,12 @@ class Scoring:
         self.draft = draft
         self.dnsmos = limits.dnsmos == "always" or (limits.dnsmos == "clone" and not draft)
         # Building a LineScorer imports no library and reads no weights: pins are cheap.
-        self._scorer = scorer if scorer is not None else LineScorer(dnsmos=self.dnsmos)
+        # The draft engine speaks in a process of its own, one core busy: scoring beside it
+        # takes one thread rather than fight it for every core.
+        threads = 1 if draft else None
+        self._scorer = (
+            scorer if scorer is not None else LineScorer(dnsmos=self.dnsmos, threads=threads)
+        )
         self.pins = self._scorer.pins()
         self.voices = repository_voices(project)
         self.calls = 0  # outputs scored (the scorer's work), for reports and tests
