@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "render": "refmgr.cli.render:render",
     "model": "refmgr.cli.model:model",
     "say": "refmgr.cli.say:say",
+    "lint": "refmgr.cli.lint:lint",
 }
 
 

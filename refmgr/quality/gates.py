@@ -80,15 +80,27 @@ def _parse(name: str) -> tuple[str, Level, Literal["below", "above"]]:
     return measure, level, direction  # type: ignore[return-value]
 
 
-def judge(measures: Mapping[str, float], gates: ReferenceGates) -> list[Verdict]:
+# Measures of audio decoded from tokens (`refmgr lint --update` on a reference added
+# without refmgr[qa]) that say more about the codec than the recording: Codec2 at 3200
+# bit/s alone scores DNSMOS near 2 and adds a noise floor. They are stored, not judged.
+CODEC_SENSITIVE = frozenset({"dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "snr_db"})
+
+
+def judge(
+    measures: Mapping[str, float], gates: ReferenceGates, source: str = "recording"
+) -> list[Verdict]:
     """Every limit the measures break; for a measure breaking both, only the refusal.
 
-    With ``gates.gate`` off, refusals are reported as warnings.
+    With ``gates.gate`` off, refusals are reported as warnings. ``source`` "tokens":
+    the measures come from decoded tokens, and CODEC_SENSITIVE ones are not judged.
     """
+    skip = CODEC_SENSITIVE if source == "tokens" else frozenset()
     verdicts: dict[str, Verdict] = {}
     for limit in sorted(limits(gates), key=lambda lim: lim.level == "warn"):
         measured = measures.get(limit.measure)
-        if measured is None or limit.measure in verdicts or not limit.broken_by(measured):
+        if measured is None or limit.measure in verdicts or limit.measure in skip:
+            continue
+        if not limit.broken_by(measured):
             continue
         label, unit, fmt = MEASURES[limit.measure]
         side = "too low" if limit.direction == "below" else "too high"

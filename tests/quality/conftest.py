@@ -8,6 +8,8 @@ missing scorer is an error rather than a silent skip. Tests marked ``no_qa`` nee
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ VOICES = ("slt", "rms", "awb", "kal")
 RATE = 16000
 
 Audio = npt.NDArray[np.float32]
+QA = {"REFMGR_QUALITY": "auto"}  # tests/conftest.py turns it off for every other test
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +45,22 @@ def clip(name: str) -> tuple[Audio, int]:
 
 def transcript(name: str) -> str:
     return (VOICES_DIR / f"{name}.lab").read_text().strip()
+
+
+def without_qa(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """refmgr as run where refmgr[qa] is not installed: Python's own import blocking
+    (a None in sys.modules) makes the scorers' packages unfindable."""
+    code = (
+        "import sys\n"
+        "for name in ('resemblyzer', 'speechmos', 'pyloudnorm', 'webrtcvad'):\n"
+        "    sys.modules[name] = None\n"
+        "from refmgr.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **QA},
+    )

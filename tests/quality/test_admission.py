@@ -9,10 +9,7 @@ line per broken limit, and the repository is left exactly as it was.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,13 +20,12 @@ import soundfile as sf
 from refmgr.manifest import load_manifest
 from refmgr.quality.reference import embedding_source, reference_embedding, reference_measures
 from tests.helpers import run_cli, snapshot
-from tests.quality.conftest import RATE, VOICES, Audio, clip, transcript
+from tests.quality.conftest import QA, RATE, VOICES, Audio, clip, transcript, without_qa
 
-QA = {"REFMGR_QUALITY": "auto"}
 MESSAGE = re.compile(r"^(?P<file>\S+): (?P<problem>.+) \(measured (?P<x>[^,]+), limit (?P<y>.+)\)$")
 
 
-def _write(path: Path, audio: Audio, text: str) -> Path:
+def write(path: Path, audio: Audio, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio, RATE, subtype="PCM_16")
     path.with_suffix(".lab").write_text(text + "\n")
@@ -38,25 +34,25 @@ def _write(path: Path, audio: Audio, text: str) -> Path:
 
 def _clipped(tmp: Path) -> Path:
     audio, _ = clip("slt_a")
-    return _write(tmp / "clipped.wav", np.clip(audio * 4.0, -1.0, 1.0), transcript("slt_a"))
+    return write(tmp / "clipped.wav", np.clip(audio * 4.0, -1.0, 1.0), transcript("slt_a"))
 
 
 def _noisy(tmp: Path) -> Path:
     audio, _ = clip("slt_a")
     speech_power = float(np.mean(audio[np.abs(audio) > 0.01] ** 2))
     noise = np.random.default_rng(7).standard_normal(len(audio)) * np.sqrt(speech_power / 10)
-    return _write(tmp / "noisy.wav", np.clip(audio + noise, -1, 1), transcript("slt_a"))
+    return write(tmp / "noisy.wav", np.clip(audio + noise, -1, 1), transcript("slt_a"))
 
 
 def _mostly_silent(tmp: Path) -> Path:
     audio, _ = clip("slt_a")
     hiss = np.random.default_rng(7).standard_normal(10 * RATE) * 1e-4
-    return _write(tmp / "silent.wav", np.concatenate([audio, hiss]), transcript("slt_a"))
+    return write(tmp / "silent.wav", np.concatenate([audio, hiss]), transcript("slt_a"))
 
 
 def _two_speakers(tmp: Path) -> Path:
     audio = np.concatenate([clip("slt_a")[0], clip("rms_b")[0]])
-    return _write(tmp / "two.wav", audio, transcript("slt_a") + " " + transcript("rms_b"))
+    return write(tmp / "two.wav", audio, transcript("slt_a") + " " + transcript("rms_b"))
 
 
 BAD: dict[str, tuple[Callable[[Path], Path], str]] = {
@@ -85,11 +81,11 @@ def test_a_bad_recording_is_refused_and_nothing_is_written(
     assert snapshot(voice_repo) == before
 
 
-def _clean(tmp: Path, voice: str) -> Path:
+def clean_recording(tmp: Path, voice: str) -> Path:
     """Both sentences of a fixture voice with a breath between: ~10 s, as references go."""
     pause = np.zeros(int(0.3 * RATE), dtype=np.float32)
     audio = np.concatenate([clip(f"{voice}_a")[0], pause, clip(f"{voice}_b")[0]])
-    return _write(
+    return write(
         tmp / f"{voice}.wav", audio, f"{transcript(voice + '_a')} {transcript(voice + '_b')}"
     )
 
@@ -97,7 +93,7 @@ def _clean(tmp: Path, voice: str) -> Path:
 def test_the_clean_fixture_voices_are_admitted_with_their_measures(
     voice_repo: Path, tmp_path: Path
 ) -> None:
-    recordings = [_clean(tmp_path / "recordings", v) for v in VOICES]
+    recordings = [clean_recording(tmp_path / "recordings", v) for v in VOICES]
     proc = run_cli("add", *recordings, "--json", env=QA)
     assert proc.returncode == 0, proc.stderr
     assert "measured" not in proc.stderr  # not even a warning
@@ -122,36 +118,17 @@ def test_the_clean_fixture_voices_are_admitted_with_their_measures(
     assert run_cli("validate").returncode == 0
 
 
-def _without_qa(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """refmgr as run where refmgr[qa] is not installed: Python's own import blocking
-    (a None in sys.modules) makes the scorers' packages unfindable."""
-    code = (
-        "import sys\n"
-        "for name in ('resemblyzer', 'speechmos', 'pyloudnorm', 'webrtcvad'):\n"
-        "    sys.modules[name] = None\n"
-        "from refmgr.cli import main\n"
-        "sys.exit(main())\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **QA},
-    )
-
-
 @pytest.mark.no_qa
 def test_without_the_extra_add_works_as_before_and_quality_asks_for_it(
     voice_repo: Path, tmp_path: Path
 ) -> None:
-    recording = _clean(tmp_path / "recordings", "kal")
+    recording = clean_recording(tmp_path / "recordings", "kal")
     before = snapshot(voice_repo)
-    proc = _without_qa("add", recording, "--quality")
+    proc = without_qa("add", recording, "--quality")
     assert proc.returncode == 2, proc.stderr
     assert "install refmgr[qa]" in proc.stderr
     assert snapshot(voice_repo) == before
 
-    proc = _without_qa("add", recording)
+    proc = without_qa("add", recording)
     assert proc.returncode == 0, proc.stderr
     assert "quality" not in load_manifest(voice_repo / "manifests" / "kal.json").data
