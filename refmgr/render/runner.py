@@ -367,12 +367,12 @@ class _Takes:
             if known is not None:  # the same bytes as before: their scores still describe them
                 self.result.quality[step.output] = known
             return
-        known = self.books.scores_of(step, sha256)
-        if known is not None:
+        cached = self.books.scores_of(step, sha256)
+        if cached is not None:
             # Bytes the lock has scores of (--force, or a deleted output made again): they
             # hold, nothing to measure.
             line.search.tried.append(
-                TakeResult(take, seed, sha256, known, self.scoring.judge(known))
+                TakeResult(take, seed, sha256, cached, self.scoring.judge(cached))
             )
             self._settled(line)
             return
