@@ -82,6 +82,9 @@ class RenderOptions:
     # Fail the render (exit 1) if a line fails [quality.render]; needs the qa extra.
     gate: bool = False
     retakes: int | None = None  # None: quality.render.retakes in refmgr.toml
+    # Score the outputs: None when refmgr[qa] is installed and quality.render.score is on;
+    # True requires refmgr[qa] (a usage error without), False never (unless gate).
+    score: bool | None = None
 
 
 def _index(project: Project, script_name: str) -> OutputIndex:
@@ -208,9 +211,11 @@ def render_script(
     if mix is not None and options.shard is not None:
         raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
     limits = project.config.quality.render
-    score = limits.score or options.gate
     if options.gate:
-        _require_qa()
+        _require_qa("--gate")
+    elif options.score:
+        _require_qa("quality scoring")
+    score = options.gate or (limits.score if options.score is None else options.score)
     script = _read_script(project, script_path)
     with (
         render_lock(project, script.name),
@@ -249,7 +254,7 @@ def render_script(
         return dataclasses.replace(result, mix_error=e)
 
 
-def _require_qa() -> None:
+def _require_qa(what: str) -> None:
     from refmgr.quality.available import missing_modules
     from refmgr.quality.base import QualityUnavailable
 
@@ -257,7 +262,7 @@ def _require_qa() -> None:
     if missing:
         # Asked for and impossible: a usage error (exit 2), before anything is rendered.
         problem = QualityUnavailable("quality scoring", f"no {', '.join(missing)}")
-        raise UsageError(f"--gate: {problem.message}")
+        raise UsageError(f"{what}: {problem.message}")
 
 
 def _scoring(project: Project, *, draft: bool) -> Scoring | None:
