@@ -404,7 +404,10 @@ class _Takes:
                 earlier = [t for t in self.books.search_of(step) if t.take != best.take]
                 tried = tuple(sorted([*earlier, best], key=lambda t: t.take))
             self.result.quality[step.output] = LineQuality(
-                best.sha256, self._score_key(step, best.sha256), best.scores, tried
+                best.sha256,
+                self._score_key(step, best.sha256),
+                best.scores,
+                tried if len(tried) > 1 else (),  # as the lock keeps it: one take, no list
             )
         self.result.rendered.append(step)
         self.report(step)
