@@ -66,6 +66,10 @@ OBJECT_KEYWORDS = frozenset(
     }
 )
 ARRAY_KEYWORDS = frozenset({"type", "items", "minItems", "maxItems"})
+NUMBER_KEYWORDS = frozenset({"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+
+
+_NUMBER_TYPES = frozenset({int, float})  # exact types: bool (a subclass of int) is not one
 
 
 class UnsupportedSchema(Exception):
@@ -130,6 +134,8 @@ class _Compiler:
             return self.object(schema)
         if schema.get("type") == "array" and keys <= ARRAY_KEYWORDS and "items" in schema:
             return self.array(schema)
+        if schema.get("type") == "number" and keys <= NUMBER_KEYWORDS:
+            return self.number(schema)
         checks: list[Check] = []
         for key, arg in schema.items():
             if key in ANNOTATIONS or key == "$defs":
@@ -189,7 +195,46 @@ class _Compiler:
     def array(self, schema: Mapping[str, Any]) -> Check:
         item = self.compile(schema["items"])
         low, high = schema.get("minItems", 0), schema.get("maxItems", math.inf)
+        items = schema["items"]
+        if (
+            isinstance(items, Mapping)
+            and items.get("type") == "number"
+            and set(items)
+            <= {
+                "type",
+                "minimum",
+                "maximum",
+            }
+        ):
+            # A long array of bounded numbers (a speaker embedding): types, min and max
+            # in C. Stricter than jsonschema only for NaN, which then goes to jsonschema.
+            least, most = items.get("minimum", -math.inf), items.get("maximum", math.inf)
+
+            def numbers(v: Any) -> bool:
+                if not isinstance(v, list) or not low <= len(v) <= high:
+                    return False
+                if not v:
+                    return True
+                return set(map(type, v)) <= _NUMBER_TYPES and least <= min(v) and max(v) <= most
+
+            return numbers
         return lambda v: isinstance(v, list) and low <= len(v) <= high and all(map(item, v))
+
+    def number(self, schema: Mapping[str, Any]) -> Check:
+        """A bounded number as one function, with jsonschema's semantics (NaN included)."""
+        low = schema.get("minimum", -math.inf)
+        high = schema.get("maximum", math.inf)
+        above = schema.get("exclusiveMinimum", -math.inf)
+        below = schema.get("exclusiveMaximum", math.inf)
+
+        def check(v: Any) -> bool:
+            return (
+                isinstance(v, int | float)
+                and not isinstance(v, bool)
+                and not (v < low or v > high or v <= above or v >= below)
+            )
+
+        return check
 
     def kw_ref(self, ref: str, schema: Mapping[str, Any]) -> Check:
         if not ref.startswith("#/$defs/") or "/" in ref[len("#/$defs/") :]:
