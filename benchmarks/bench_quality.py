@@ -1,11 +1,17 @@
 """Quality scorers: reference admission time, and how far apart the fixture voices score.
 
-    python benchmarks/bench_quality.py [--only admission|separation] [--seconds 30]
+    python benchmarks/bench_quality.py [--only admission|separation|render] [--seconds 30]
 
 admission: measuring a 30 s reference (every admission measure and the speaker embedding)
   warm (scorers loaded, median of 3; target <= 3 s on 2 CPU cores), the cold start of a
   fresh process printed separately, the time of each scorer, and `refmgr add` with the
   measurement against `refmgr add --no-quality` on the same recording (same run).
+render: a 200-line draft render from scratch (`python -m refmgr render`, start-up
+  included) with every line scored (REFMGR_QUALITY=on: speaker similarity and cast
+  identification, loudness, true peak, clipping, edge silence, duration; DNSMOS is off for
+  draft engines by default) against the same render unscored (REFMGR_QUALITY=off), as a
+  ratio (target <= 1.3); then a no-op render of the 200 scored lines (target <= 1 s, no
+  scorer call). --render-dnsmos adds a render with DNSMOS on every line too.
 separation: GE2E cosine similarity of the committed flite voices (tests/fixtures/voices):
   same voice (two different sentences) against different voices, and the single-speaker
   consistency of one voice against two voices joined.
@@ -17,7 +23,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -195,9 +204,113 @@ def bench_separation(seconds: float) -> bool:
     return gap > 0
 
 
+RENDER_LINES = 200
+RENDER_TARGET = 1.3
+NOOP_TARGET_S = 1.0
+WORDS = ("lamp", "sea", "ship", "rock", "tide", "gull", "wind", "rope", "bell", "storm")
+
+
+def _render_repository(root: Path) -> None:
+    """A voice repository of two flite voices, measured at admission, and a 200-line script."""
+    pause = np.zeros(int(0.3 * RATE), dtype=np.float32)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "refmgr", "init", str(root)], check=True)
+    for voice in ("slt", "kal"):
+        wav = root.parent / f"{voice}.wav"
+        sf.write(wav, np.concatenate([clip(f"{voice}_a"), pause, clip(f"{voice}_b")]), RATE)
+        text = f"{transcript(f'{voice}_a')} {transcript(f'{voice}_b')}"
+        subprocess.run(
+            [sys.executable, "-m", "refmgr", "add", str(wav), "--text", text, "--quality"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        )
+    lines = [
+        f"{'slt' if i % 2 else 'kal'}: Line {i}: the {WORDS[i % len(WORDS)]} and the "
+        f"{WORDS[(i * 7) % len(WORDS)]} are quiet tonight."
+        for i in range(1, RENDER_LINES + 1)
+    ]
+    (root / "episode.txt").write_text("\n".join(lines) + "\n")
+
+
+def _render(root: Path, quality: str, *extra: str) -> tuple[float, float, dict[str, object]]:
+    """(wall s, CPU s of refmgr and its eSpeak processes, --json summary) of one render."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "refmgr", "render", "episode.txt", "--json", *extra],
+        cwd=root,
+        env={**os.environ, "REFMGR_QUALITY": quality},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    summary: dict[str, object] = json.loads(proc.stdout)
+    return wall, cpu, summary
+
+
+def _median(
+    runs: list[tuple[float, float, dict[str, object]]],
+) -> tuple[float, float, dict[str, object]]:
+    return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+
+
+def bench_render(seconds: float, *, dnsmos: bool = False, trials: int = 3) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        root = base / "voices"
+        _render_repository(root)
+        runs: dict[str, list[tuple[float, float, dict[str, object]]]] = {}
+        # Alternately, each from no outputs at all, so that the machine's other work
+        # weighs on both alike; the median of each is compared.
+        for _ in range(trials):
+            for label, quality in (("unscored", "off"), ("scored", "on")):
+                shutil.rmtree(root / "renders", ignore_errors=True)
+                shutil.rmtree(root / ".refmgr", ignore_errors=True)
+                runs.setdefault(label, []).append(_render(root, quality))
+        results = {label: _median(found) for label, found in runs.items()}
+        noop_wall, _, noop = _render(root, "on")
+        if dnsmos:
+            config = root / "refmgr.toml"
+            config.write_text(config.read_text().replace('dnsmos = "clone"', 'dnsmos = "always"'))
+            shutil.rmtree(root / "renders", ignore_errors=True)
+            results["scored, DNSMOS too"] = _render(root, "on")
+    base_wall = results["unscored"][0]
+    print(
+        f"render of {RENDER_LINES} draft lines from scratch, this machine ({os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} at the end):"
+    )
+    for label, (wall, cpu, summary) in results.items():
+        quality = summary["quality"]
+        assert isinstance(quality, dict)
+        scored = quality["scored_now"]
+        print(
+            f"  {label:20s} {wall:6.1f} s wall ({wall / base_wall:.2f}x), CPU {cpu:6.1f} s, "
+            f"{scored} outputs scored"
+        )
+    ratio = results["scored"][0] / base_wall
+    ok = ratio <= RENDER_TARGET
+    print(
+        f"  scoring overhead: {ratio:.2f}x (target <= {RENDER_TARGET}: {'ok' if ok else 'MISSED'})"
+    )
+    noop_quality = noop["quality"]
+    assert isinstance(noop_quality, dict)
+    noop_ok = noop_wall <= NOOP_TARGET_S and noop_quality["scored_now"] == 0
+    print(
+        f"  no-op render of the {RENDER_LINES} scored lines: {noop_wall:.2f} s wall, "
+        f"{noop_quality['scored_now']} scored (target <= {NOOP_TARGET_S:.0f} s and none: "
+        f"{'ok' if noop_ok else 'MISSED'})"
+    )
+    return ok and noop_ok
+
+
 SECTIONS: dict[str, Callable[[float], bool]] = {
     "separation": bench_separation,
     "admission": bench_admission,
+    "render": bench_render,
 }
 
 
@@ -205,10 +318,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append")
     parser.add_argument("--seconds", type=float, default=30.0, help="reference length")
+    parser.add_argument(
+        "--render-dnsmos", action="store_true", help="render: also score DNSMOS on every line"
+    )
+    parser.add_argument("--trials", type=int, default=3, help="render: renders of each kind")
     args = parser.parse_args()
     ok = True
     for name in args.only or list(SECTIONS):
-        ok = SECTIONS[name](args.seconds) and ok
+        if name == "render":
+            ok = bench_render(args.seconds, dnsmos=args.render_dnsmos, trials=args.trials) and ok
+        else:
+            ok = SECTIONS[name](args.seconds) and ok
         print()
     return 0 if ok else 1
 

@@ -137,8 +137,11 @@ class RenderQuality:
     The defaults come from measurements on the flite test voices (see the README)."""
 
     score: bool = True  # score every rendered line when the qa extra is installed
-    # DNSMOS costs about 1 s of CPU per 5 s of audio, more than eSpeak takes to speak it:
-    # "clone" scores it for clone engines only (not draft ones), "always", or "never".
+    # The costly measures, each "clone" (for clone engines: not for the draft engine, whose
+    # eSpeak voices are no clones and take less time to speak a line than these take to
+    # measure it), "always" or "never": the speaker embedding (similarity and cast
+    # identification, ~0.1 s a line) and DNSMOS (~1 s of CPU per 5 s of audio).
+    speaker: str = "clone"
     dnsmos: str = "clone"
     retakes: int = 2  # takes tried after a failing first one (render --retakes)
     min_similarity: float = 0.75  # cosine to the reference's speaker embedding
@@ -154,7 +157,7 @@ class RenderQuality:
     max_duration_ratio: float = 1.6
 
 
-DNSMOS_CHOICES = ("clone", "always", "never")
+MEASURE_CHOICES = ("clone", "always", "never")
 MAX_RETAKES = 20
 
 
@@ -415,11 +418,13 @@ def _check_semantics(config: Config, path: Path) -> None:
 
 def _check_render_quality(settings: RenderQuality, path: Path) -> None:
     where = "quality.render"
-    if settings.dnsmos not in DNSMOS_CHOICES:
-        raise ConfigError(
-            f"{where}.dnsmos must be one of {', '.join(DNSMOS_CHOICES)}, not {shown(settings.dnsmos)}",
-            path,
-        )
+    for name in ("speaker", "dnsmos"):
+        value = getattr(settings, name)
+        if value not in MEASURE_CHOICES:
+            raise ConfigError(
+                f"{where}.{name} must be one of {', '.join(MEASURE_CHOICES)}, not {shown(value)}",
+                path,
+            )
     if not 0 <= settings.retakes <= MAX_RETAKES:
         raise ConfigError(
             f"{where}.retakes must be between 0 and {MAX_RETAKES}, not {settings.retakes}", path

@@ -19,9 +19,13 @@ Score = dict[str, float | str]
 
 
 class LineScorer:
-    def __init__(self, *, dnsmos: bool = True, threads: int | None = None) -> None:
-        # dnsmos=False: no DNSMOS scores (and no DNSMOS pins); it is the costly measure,
-        # and a render may leave it out for engines faster than it (see render/scoring.py).
+    def __init__(
+        self, *, speaker: bool = True, dnsmos: bool = True, threads: int | None = None
+    ) -> None:
+        # speaker=False, dnsmos=False: no speaker (similarity, cast) or DNSMOS scores, and
+        # none of their pins; they are the costly measures, and a render leaves them out
+        # where they say nothing (a draft engine's eSpeak voice is no clone; see
+        # render/scoring.py).
         # threads: torch's CPU threads for the speaker encoder (process-wide), for a render
         # whose engine keeps other cores busy. On 2 busy cores torch's default of one
         # thread a core makes a 3 s line cost 0.3 to 7 s instead of 0.15 s.
@@ -31,7 +35,7 @@ class LineScorer:
         from refmgr.quality.speaker import SpeakerEncoder
         from refmgr.quality.vad import VoiceActivity
 
-        self.speaker = SpeakerEncoder()
+        self.speaker = SpeakerEncoder() if speaker else None
         self.dnsmos = Dnsmos() if dnsmos else None
         self.loudness = Loudness()
         self.vad = VoiceActivity()
@@ -86,7 +90,7 @@ class LineScorer:
         chars = spoken_chars(text)
         if chars_per_second and chars:
             scores["duration_ratio"] = speech_s / (chars / chars_per_second)
-        if embeddings:
+        if embeddings and self.speaker is not None:
             embedding = self.speaker.embed(x)
             sims = {name: _cosine(embedding, e) for name, e in embeddings.items()}
             nearest = max(sims, key=lambda name: (sims[name], name == own))

@@ -95,13 +95,16 @@ class Scoring:
 
         self.limits = limits
         self.draft = draft
-        self.dnsmos = limits.dnsmos == "always" or (limits.dnsmos == "clone" and not draft)
+        self.speaker = _wanted(limits.speaker, draft=draft)
+        self.dnsmos = _wanted(limits.dnsmos, draft=draft)
         # Building a LineScorer imports no library and reads no weights: pins are cheap.
         # The draft engine speaks in a process of its own, one core busy: scoring beside it
         # takes one thread rather than fight it for every core.
         threads = 1 if draft else None
         self._scorer = (
-            scorer if scorer is not None else LineScorer(dnsmos=self.dnsmos, threads=threads)
+            scorer
+            if scorer is not None
+            else LineScorer(speaker=self.speaker, dnsmos=self.dnsmos, threads=threads)
         )
         self.pins = self._scorer.pins()
         self.voices = repository_voices(project)
@@ -148,6 +151,10 @@ class Scoring:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _wanted(setting: str, *, draft: bool) -> bool:
+    return setting == "always" or (setting == "clone" and not draft)
 
 
 def _stored(value: Any) -> Any:
