@@ -7,11 +7,12 @@ admission: measuring a 30 s reference (every admission measure and the speaker e
   fresh process printed separately, the time of each scorer, and `refmgr add` with the
   measurement against `refmgr add --no-quality` on the same recording (same run).
 render: a 200-line draft render from scratch (`python -m refmgr render`, start-up
-  included) with every line scored (REFMGR_QUALITY=on: speaker similarity and cast
-  identification, loudness, true peak, clipping, edge silence, duration; DNSMOS is off for
-  draft engines by default) against the same render unscored (REFMGR_QUALITY=off), as a
-  ratio (target <= 1.3); then a no-op render of the 200 scored lines (target <= 1 s, no
-  scorer call). --render-dnsmos adds a render with DNSMOS on every line too.
+  included) with every line scored as a draft render is by default (REFMGR_QUALITY=on:
+  loudness, true peak, clipping, edge silence, duration; the speaker embedding and DNSMOS
+  are for clone engines) against the same render unscored (REFMGR_QUALITY=off), as a ratio
+  of medians (target <= 1.3); then a no-op render of the 200 scored lines (target <= 1 s,
+  no scorer call). --render-full adds one render with the speaker embedding on every line
+  and one with DNSMOS too ([quality.render] speaker/dnsmos = "always"), to show their cost.
 separation: GE2E cosine similarity of the committed flite voices (tests/fixtures/voices):
   same voice (two different sentences) against different voices, and the single-speaker
   consistency of one voice against two voices joined.
@@ -258,7 +259,7 @@ def _median(
     return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
 
 
-def bench_render(seconds: float, *, dnsmos: bool = False, trials: int = 3) -> bool:
+def bench_render(seconds: float, *, full: bool = False, trials: int = 3) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         root = base / "voices"
@@ -273,11 +274,14 @@ def bench_render(seconds: float, *, dnsmos: bool = False, trials: int = 3) -> bo
                 runs.setdefault(label, []).append(_render(root, quality))
         results = {label: _median(found) for label, found in runs.items()}
         noop_wall, _, noop = _render(root, "on")
-        if dnsmos:
+        if full:
             config = root / "refmgr.toml"
-            config.write_text(config.read_text().replace('dnsmos = "clone"', 'dnsmos = "always"'))
-            shutil.rmtree(root / "renders", ignore_errors=True)
-            results["scored, DNSMOS too"] = _render(root, "on")
+            for label, setting in (("speaker", "speaker"), ("speaker + DNSMOS", "dnsmos")):
+                text = config.read_text().replace(f'{setting} = "clone"', f'{setting} = "always"')
+                config.write_text(text)
+                shutil.rmtree(root / "renders", ignore_errors=True)
+                shutil.rmtree(root / ".refmgr", ignore_errors=True)
+                results[f"scored, {label}"] = _render(root, "on")
     base_wall = results["unscored"][0]
     print(
         f"render of {RENDER_LINES} draft lines from scratch, this machine ({os.cpu_count()} CPUs, "
@@ -288,7 +292,7 @@ def bench_render(seconds: float, *, dnsmos: bool = False, trials: int = 3) -> bo
         assert isinstance(quality, dict)
         scored = quality["scored_now"]
         print(
-            f"  {label:20s} {wall:6.1f} s wall ({wall / base_wall:.2f}x), CPU {cpu:6.1f} s, "
+            f"  {label:26s} {wall:6.1f} s wall ({wall / base_wall:.2f}x), CPU {cpu:6.1f} s, "
             f"{scored} outputs scored"
         )
     ratio = results["scored"][0] / base_wall
@@ -319,14 +323,16 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append")
     parser.add_argument("--seconds", type=float, default=30.0, help="reference length")
     parser.add_argument(
-        "--render-dnsmos", action="store_true", help="render: also score DNSMOS on every line"
+        "--render-full",
+        action="store_true",
+        help="render: also with the speaker embedding, then DNSMOS, on every draft line",
     )
     parser.add_argument("--trials", type=int, default=3, help="render: renders of each kind")
     args = parser.parse_args()
     ok = True
     for name in args.only or list(SECTIONS):
         if name == "render":
-            ok = bench_render(args.seconds, dnsmos=args.render_dnsmos, trials=args.trials) and ok
+            ok = bench_render(args.seconds, full=args.render_full, trials=args.trials) and ok
         else:
             ok = SECTIONS[name](args.seconds) and ok
         print()
