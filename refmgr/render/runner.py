@@ -135,6 +135,8 @@ def run_plan(
             if step.action is Action.RENDER:
                 takes.start(step)
         takes.finish()
+        # Lines finish in the order their scores come back: report them in script order.
+        result.rendered.sort(key=lambda step: step.line.index)
         if not plan.partial:
             _remove_orphans(project, plan, result)
     except BaseException:
