@@ -100,7 +100,6 @@ def add(
     """
     from refmgr.checkpoints import RunOptions
     from refmgr.commands.add import add_references
-    from refmgr.quality.available import quality_from_env
     from refmgr.store import open_for_writing
 
     project = open_for_writing()
@@ -121,7 +120,7 @@ def add(
         stage=stage,
         progress=progress if show_progress else None,
         options=RunOptions(device=device, allow_unpinned=allow_unpinned),
-        quality=quality if quality is not None else quality_from_env(),
+        quality=quality,
     )
     for r in results:
         for w in r.warnings:

@@ -40,7 +40,7 @@ from refmgr.manifest import (
 )
 from refmgr.pins import installed_pin, pin_table, require_installed_matches, with_pin
 from refmgr.project import Project
-from refmgr.quality.available import qa_available
+from refmgr.quality.available import qa_available, quality_from_env
 from refmgr.quality.base import QualityUnavailable
 from refmgr.quality.gates import judge, refusals
 from refmgr.reference import check_code_ranges
@@ -118,9 +118,9 @@ def add_references(
     """Add ``recordings`` as references, all or none.
 
     ``quality``: measure each recording (refmgr[qa]) and judge it against
-    [quality.reference]; None measures when the extra is installed, True requires it
-    (QualityUnavailable, exit 2), False skips it (the manifest then has no quality
-    section until `refmgr lint --update`).
+    [quality.reference]. True requires the extra (QualityUnavailable, exit 2), False
+    skips it (the manifest then has no quality section until `refmgr lint --update`),
+    None follows REFMGR_QUALITY (auto, the default: measure when the extra is installed).
     """
     if not recordings:
         raise UsageError("no recordings given")
@@ -176,6 +176,8 @@ def add_references(
 
 
 def _meter(quality: bool | None) -> ReferenceMeter | None:
+    if quality is None:
+        quality = quality_from_env()
     if quality is False or (quality is None and not qa_available()):
         return None
     if not qa_available():

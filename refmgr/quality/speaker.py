@@ -27,6 +27,8 @@ WEIGHTS = "resemblyzer/pretrained.pt"
 WINDOW_PARTIALS = 4
 WINDOW_STEP = 2
 
+SILENCE = 1e-3  # peak under -60 dBFS
+
 Embedding = npt.NDArray[np.float32]
 
 
@@ -61,9 +63,13 @@ class SpeakerEncoder:
     def analyse(self, audio: npt.NDArray[np.float32]) -> tuple[Embedding, float | None]:
         """(embedding, consistency) of 16 kHz mono audio; consistency None when too short."""
         self.load()
-        wav = self._preprocess(np.asarray(audio, dtype=np.float32), source_sr=RATE)
-        if len(wav) == 0:  # nothing but silence: resemblyzer trims it all
-            wav = np.asarray(audio, dtype=np.float32)
+        audio = np.asarray(audio, dtype=np.float32)
+        # resemblyzer normalises the volume (a division by the level: NaN for digital
+        # silence) and trims pauses (all of a silent line): silence is embedded as it is.
+        silent = len(audio) == 0 or float(np.max(np.abs(audio))) < SILENCE
+        wav = audio if silent else self._preprocess(audio, source_sr=RATE)
+        if len(wav) == 0:
+            wav = audio if len(audio) else np.zeros(RATE // 10, dtype=np.float32)
         embedding, partials, _ = self._encoder.embed_utterance(wav, return_partials=True)
         return embedding.astype(np.float32), _consistency(partials)
 
