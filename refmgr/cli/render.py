@@ -179,7 +179,6 @@ def run(
     """
     from refmgr.commands.render import RenderOptions, plan_render, render_script
     from refmgr.project import open_project
-    from refmgr.quality.available import quality_from_env
     from refmgr.store import open_for_writing
 
     project = open_project() if dry_run else open_for_writing()
@@ -195,7 +194,6 @@ def run(
         require_committed=_require_committed(require_committed),
         gate=False if dry_run else _gate(gate),
         retakes=retakes,
-        score=quality_from_env(),  # REFMGR_QUALITY, as for refmgr add
     )
     if dry_run:
         plan = plan_render(project, script, options=options)

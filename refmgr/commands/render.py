@@ -20,6 +20,7 @@ from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.errors import RefmgrError, UsageError
 from refmgr.project import Project
+from refmgr.quality.available import quality_from_env
 from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
 from refmgr.render.cast import cast_script
 from refmgr.render.gate import problems
@@ -82,8 +83,9 @@ class RenderOptions:
     # Fail the render (exit 1) if a line fails [quality.render]; needs the qa extra.
     gate: bool = False
     retakes: int | None = None  # None: quality.render.retakes in refmgr.toml
-    # Score the outputs: None when refmgr[qa] is installed and quality.render.score is on;
-    # True requires refmgr[qa] (a usage error without), False never (unless gate).
+    # Score the outputs: None as REFMGR_QUALITY says (auto: when refmgr[qa] is installed
+    # and quality.render.score is on); True requires refmgr[qa] (a usage error without),
+    # False never (unless gate).
     score: bool | None = None
 
 
@@ -213,9 +215,10 @@ def render_script(
     limits = project.config.quality.render
     if options.gate:
         _require_qa("--gate")
-    elif options.score:
+    elif options.score or (options.score is None and quality_from_env()):
         _require_qa("quality scoring")
-    score = options.gate or (limits.score if options.score is None else options.score)
+    wanted = quality_from_env() if options.score is None else options.score
+    score = options.gate or (limits.score if wanted is None else wanted)
     script = _read_script(project, script_path)
     with (
         render_lock(project, script.name),

@@ -92,7 +92,8 @@ def flite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def flite_repo(flite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh copy of the flite repository; the cwd."""
+    """A fresh copy of the flite repository; the cwd; renders are scored (REFMGR_QUALITY)."""
+    monkeypatch.setenv("REFMGR_QUALITY", "auto")  # tests/conftest.py turns it off
     root = tmp_path / "voices"
     shutil.copytree(flite_template, root, symlinks=True)
     monkeypatch.chdir(root)

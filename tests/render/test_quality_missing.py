@@ -37,8 +37,11 @@ def test_rendering_without_the_extra(cast_repo: Path, monkeypatch: pytest.Monkey
     assert "quality gate off: the scorers are not installed" in ci.stderr
 
 
-def test_scores_survive_a_render_without_the_extra(cast_repo: Path) -> None:
+def test_scores_survive_a_render_without_the_extra(
+    cast_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require_qa()
+    monkeypatch.setenv("REFMGR_QUALITY", "auto")
     render(cast_repo)  # in this process, with the scorers
     scored = check_lock(cast_repo)
     assert all("quality" in entry for entry in scored["entries"])
