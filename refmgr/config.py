@@ -144,7 +144,7 @@ class RenderQuality:
     speaker: str = "clone"
     dnsmos: str = "clone"
     retakes: int = 2  # takes tried after a failing first one (render --retakes)
-    min_similarity: float = 0.75  # cosine to the reference's speaker embedding
+    min_similarity: float = 0.80  # cosine to the reference's speaker embedding
     min_margin: float = 0.05  # own similarity minus the nearest other voice's
     min_dnsmos_ovrl: float = 2.0
     min_lufs: float = -40.0  # integrated loudness, ITU-R BS.1770
@@ -153,7 +153,7 @@ class RenderQuality:
     max_lead_silence_s: float = 1.0
     max_trail_silence_s: float = 1.5
     # Duration against what the text takes at the reference's speaking rate.
-    min_duration_ratio: float = 0.6
+    min_duration_ratio: float = 0.65
     max_duration_ratio: float = 1.6
 
 

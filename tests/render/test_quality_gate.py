@@ -93,10 +93,10 @@ def test_the_command_line_lists_each_problem_and_exits_1(
     err = capsys.readouterr().err.splitlines()
     wrong = [line for line in err if line.startswith("ep.txt:2: slt: ")]
     assert wrong, err
-    # ep.txt:2: slt: speaker similarity 0.52 < 0.75 (nearest voice: kal, 0.93)
+    # ep.txt:2: slt: speaker similarity 0.52 < 0.80 (nearest voice: kal, 0.93)
     assert any(
         line.startswith("ep.txt:2: slt: speaker similarity ")
-        and " < 0.75 (nearest voice: kal, " in line
+        and " < 0.80 (nearest voice: kal, " in line
         for line in wrong
     ), wrong
     assert any(line.startswith("ep.txt:3: kal: loudness -99.0 LUFS < -40.0") for line in err)
