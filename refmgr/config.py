@@ -140,7 +140,8 @@ class RenderQuality:
     # The costly measures, each "clone" (for clone engines: not for the draft engine, whose
     # eSpeak voices are no clones and take less time to speak a line than these take to
     # measure it), "always" or "never": the speaker embedding (similarity and cast
-    # identification, ~0.1 s a line) and DNSMOS (~1 s of CPU per 5 s of audio).
+    # identification, ~0.03 s of CPU a line) and DNSMOS (~2 s of CPU for a 3 s line: it
+    # scores 9 s windows). bench_quality.py --only render --render-full measures them.
     speaker: str = "clone"
     dnsmos: str = "clone"
     retakes: int = 2  # takes tried after a failing first one (render --retakes)
