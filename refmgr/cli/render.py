@@ -11,7 +11,7 @@ import click
 
 from refmgr.backends.registry import ENGINES
 from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
-from refmgr.cli.output import emit_json, repo_relative, table
+from refmgr.cli.output import emit_json, table
 from refmgr.config import MAX_GAP_S
 from refmgr.errors import RefmgrError, display_path
 from refmgr.params import MAX_SEED
@@ -153,7 +153,7 @@ def run(
     if dry_run:
         plan = plan_render(project, script, options=options)
         if as_json:
-            emit_json(_plan_json(plan))
+            emit_json(plan.to_json())
         else:
             _print_plan(plan, selected_only=True)
         return _report_refused(plan)
@@ -165,21 +165,7 @@ def run(
             bar.close()
     outcome = result.run
     if as_json:
-        emit_json(
-            {
-                **_plan_json(result.plan),
-                "rendered": [s.line.label for s in outcome.rendered],
-                "reused": [s.line.label for s in outcome.reused],
-                "removed": outcome.removed,
-                "failures": [
-                    {"id": f.step.line.label, "line": f.step.line.line, "error": str(f.error)}
-                    for f in outcome.failures
-                ],
-                "lock": repo_relative(outcome.lock) if outcome.lock else None,
-                "mix": None if result.mix is None else repo_relative(result.mix.path),
-                "seconds": round(outcome.seconds, 3),
-            }
-        )
+        emit_json(result.to_json())
     _print_failures(result.plan, outcome.failures)
     if result.mix_error is not None:
         click.echo(str(result.mix_error), err=True)
@@ -226,7 +212,7 @@ def status(
     )
     plan = plan_render(open_project(), script, options=options)
     if as_json:
-        emit_json(_plan_json(plan))
+        emit_json(plan.to_json())
     else:
         _print_plan(plan, selected_only=False)
     return _report_refused(plan)
@@ -252,12 +238,12 @@ def export(script: Path, shard: Shard, folder: Path, as_json: bool) -> int:
     renders/NAME/*.wav): what a CI shard job uploads, for `render merge SCRIPT FOLDER...`.
     The other shards' lines in renders/, stale where they changed, stay behind.
     """
-    from refmgr.commands.render import export_shard
+    from refmgr.commands.render import export_json, export_shard
     from refmgr.project import open_project
 
     files = export_shard(open_project(), script, shard, folder)
     if as_json:
-        emit_json({"folder": repo_relative(folder), "files": files})
+        emit_json(export_json(folder, files))
     else:
         click.echo(f"exported shard {shard}: {len(files)} files -> {display_path(folder)}/")
     return 0
@@ -280,16 +266,7 @@ def merge(script: Path, bundles: tuple[Path, ...], as_json: bool) -> int:
 
     result = merge_shards(open_for_writing(), script, bundles)
     if as_json:
-        emit_json(
-            {
-                "lock": repo_relative(result.lock),
-                "shards": [repo_relative(p) for p in result.shards],
-                "entries": result.entries,
-                "missing": result.missing,
-                "copied": result.copied,
-                "removed": result.removed,
-            }
-        )
+        emit_json(result.to_json())
     else:
         copied = f"; {len(result.copied)} outputs taken from the bundles" if bundles else ""
         click.echo(
@@ -325,14 +302,7 @@ def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) 
 
     result = mix_script(open_for_writing(), script, output, gap_s=gap_s)
     if as_json:
-        emit_json(
-            {
-                "mix": repo_relative(result.path),
-                "lines": result.lines,
-                "duration_s": result.duration_s,
-                "sample_rate": result.sample_rate,
-            }
-        )
+        emit_json(result.to_json())
     else:
         click.echo(
             f"mix:     {display_path(result.path)} ({result.lines} lines, "
@@ -384,30 +354,6 @@ def _print_failures(plan: Plan, failures: list[Failure]) -> None:
         line = failure.step.line
         where = f"{display_path(plan.script.path)}:{line.line}"
         click.echo(f"{where}: line {line.label} not rendered: {failure.error}", err=True)
-
-
-def _plan_json(plan: Plan) -> dict[str, Any]:
-    return {
-        "script": repo_relative(plan.script.path),
-        "engine": plan.engine.id,
-        "draft": plan.engine.draft,
-        "shard": None if plan.shard is None else str(plan.shard),
-        "plan_sha256": plan.plan_sha256,
-        "counts": {a.value: plan.count(a) for a in Action},
-        "lines": [
-            {
-                "index": s.line.index,
-                "id": s.line.label,
-                "line": s.line.line,
-                "character": s.line.character,
-                "output": s.output,
-                "action": s.action.value,
-                "reason": s.reason,
-                "key": s.key,
-            }
-            for s in plan.steps
-        ],
-    }
 
 
 def _print_plan(plan: Plan, *, selected_only: bool) -> None:

@@ -18,7 +18,7 @@ from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.errors import RefmgrError
-from refmgr.project import Project
+from refmgr.project import Project, repo_relative
 from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
 from refmgr.render.cast import cast_script
 from refmgr.render.lockfile import (
@@ -47,6 +47,22 @@ class RenderResult:
     @property
     def ok(self) -> bool:
         return not self.run.failures and self.mix_error is None
+
+    def to_json(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            **self.plan.to_json(),
+            "rendered": [s.line.label for s in run.rendered],
+            "reused": [s.line.label for s in run.reused],
+            "removed": run.removed,
+            "failures": [
+                {"id": f.step.line.label, "line": f.step.line.line, "error": str(f.error)}
+                for f in run.failures
+            ],
+            "lock": repo_relative(run.lock) if run.lock else None,
+            "mix": None if self.mix is None else repo_relative(self.mix.path),
+            "seconds": round(run.seconds, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -185,6 +201,11 @@ def export_shard(project: Project, script_path: Path, shard: Shard, target: Path
         return export_bundle(project, name, shard, target)
 
 
+def export_json(target: Path, files: Sequence[str]) -> dict[str, Any]:
+    """``render export --json``: the folder and the files ``export_shard`` wrote in it."""
+    return {"folder": repo_relative(target), "files": list(files)}
+
+
 @dataclass(frozen=True)
 class MergeResult:
     lock: Path
@@ -193,6 +214,16 @@ class MergeResult:
     missing: int
     removed: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)  # outputs taken from the bundles
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lock": repo_relative(self.lock),
+            "shards": [repo_relative(p) for p in self.shards],
+            "entries": self.entries,
+            "missing": self.missing,
+            "copied": self.copied,
+            "removed": self.removed,
+        }
 
 
 def merge_shards(project: Project, script_path: Path, bundles: Sequence[Path] = ()) -> MergeResult:
