@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refmgr.config import CONFIG_FILE, Config, load_config
-from refmgr.errors import ProjectNotFoundError, RefmgrError
+from refmgr.errors import ProjectNotFoundError, RefmgrError, display_path
 
 STATE_DIR = ".refmgr"  # local, git-ignored: lock, journal, caches
 LISTEN_DIR = "listen"  # git-ignored: what decode and say write when no -o is given
@@ -82,6 +82,20 @@ def find_root(start: Path) -> Path:
         f"not inside a refmgr voice repository (no {CONFIG_FILE} in {here} or any parent "
         "directory); create one with: refmgr init"
     )
+
+
+def repo_relative(path: str | os.PathLike[str]) -> str:
+    """A path for JSON output: relative to the voice repository's root when inside it
+    (the same whatever directory refmgr ran from), else as the user would read it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        root = find_root(Path.cwd())
+    except (ProjectNotFoundError, OSError):
+        return display_path(path)
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return display_path(path)
 
 
 def open_project(start: Path | None = None) -> Project:

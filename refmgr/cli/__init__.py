@@ -29,22 +29,23 @@ from refmgr.paths import log_path
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-# name -> "module:function". Modules load only when their command runs, so that a fast
-# command (validate, run by the commit hook) pays for nothing it does not use.
+# name -> "module:function": one module per command (or group), as in refmgr.commands.
+# Modules load only when their command runs, so that a fast command (validate, run by the
+# commit hook) pays for nothing it does not use.
 COMMANDS: dict[str, str] = {
-    "init": "refmgr.cli.refs:init",
-    "add": "refmgr.cli.refs:add",
-    "ls": "refmgr.cli.refs:ls",
-    "show": "refmgr.cli.refs:show",
-    "rm": "refmgr.cli.refs:rm",
-    "decode": "refmgr.cli.refs:decode",
-    "validate": "refmgr.cli.checks:validate",
-    "no-raw-audio": "refmgr.cli.checks:no_raw_audio",
-    "status": "refmgr.cli.checks:status",
-    "recover": "refmgr.cli.checks:recover",
-    "pin": "refmgr.cli.checks:pin",
-    "hooks": "refmgr.cli.integration:hooks",
-    "textconv": "refmgr.cli.integration:textconv",
+    "init": "refmgr.cli.init:init",
+    "add": "refmgr.cli.add:add",
+    "ls": "refmgr.cli.ls:ls",
+    "show": "refmgr.cli.ls:show",
+    "rm": "refmgr.cli.rm:rm",
+    "decode": "refmgr.cli.decode:decode",
+    "validate": "refmgr.cli.validate:validate",
+    "no-raw-audio": "refmgr.cli.no_raw_audio:no_raw_audio",
+    "status": "refmgr.cli.status:status",
+    "recover": "refmgr.cli.recover:recover",
+    "pin": "refmgr.cli.pin:pin",
+    "hooks": "refmgr.cli.hooks:hooks",
+    "textconv": "refmgr.cli.textconv:textconv",
     "render": "refmgr.cli.render:render",
     "model": "refmgr.cli.model:model",
     "say": "refmgr.cli.say:say",
@@ -153,7 +154,8 @@ def _fail(
 
 
 def _emit_error(message: str, code: int, path: Path | None = None) -> None:
-    from refmgr.cli.output import emit_json, repo_relative
+    from refmgr.cli.output import emit_json
+    from refmgr.project import repo_relative
 
     document: dict[str, Any] = {"error": message, "exit_code": code}
     if path is not None:

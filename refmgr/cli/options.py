@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -27,6 +28,17 @@ unpinned_option = click.option(
     "--allow-unpinned",
     is_flag=True,
     help="Use checkpoint files that differ from the pins in refmgr.toml (recorded in outputs).",
+)
+stage_option = click.option("--stage", is_flag=True, help="Stage the changed files in git.")
+# The commit hooks' (validate, no-raw-audio): what pre-commit passes them.
+staged_option = click.option(
+    "--staged", is_flag=True, help="Check the git index (what is about to be committed)."
+)
+root_option = click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The voice repository (default: found from the working directory). PATHS stay "
+    "relative to the working directory, as pre-commit passes them.",
 )
 
 

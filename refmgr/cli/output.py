@@ -1,4 +1,8 @@
-"""Printing helpers shared by the commands: JSON, tables, warnings, sizes."""
+"""Printing helpers shared by the commands: JSON, tables, warnings, sizes.
+
+What a --json document holds is the result's own ``to_json`` (in refmgr.commands);
+this only prints it.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +14,20 @@ from typing import Any
 
 import click
 
-from refmgr.errors import ProjectNotFoundError, display_path
+from refmgr.errors import display_path
 
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
 
 
-def repo_relative(path: str | os.PathLike[str]) -> str:
-    """A path for JSON output: relative to the voice repository's root when inside it
-    (the same whatever directory refmgr ran from), else as the user would read it."""
-    from refmgr.project import find_root
+def finding_path(root: Path, path: str) -> str:
+    """A finding's path (relative to the repository root) as the user should read it."""
+    return display_path(os.path.normpath(root / path))
 
-    absolute = Path(os.path.abspath(path))
-    try:
-        root = find_root(Path.cwd())
-    except (ProjectNotFoundError, OSError):
-        return display_path(path)
-    try:
-        return absolute.relative_to(root).as_posix()
-    except ValueError:
-        return display_path(path)
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def warn(message: str) -> None:

@@ -11,7 +11,7 @@ import click
 
 from refmgr.backends.registry import ENGINES
 from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
-from refmgr.cli.output import emit_json, repo_relative, table
+from refmgr.cli.output import emit_json, table
 from refmgr.config import MAX_GAP_S, MAX_RETAKES
 from refmgr.errors import RefmgrError, display_path
 from refmgr.params import MAX_SEED
@@ -198,7 +198,7 @@ def run(
     if dry_run:
         plan = plan_render(project, script, options=options)
         if as_json:
-            emit_json(_plan_json(plan))
+            emit_json(plan.to_json())
         else:
             _print_plan(plan, selected_only=True)
         return _report_refused(plan)
@@ -210,22 +210,7 @@ def run(
             bar.close()
     outcome = result.run
     if as_json:
-        emit_json(
-            {
-                **_plan_json(result.plan),
-                "rendered": [s.line.label for s in outcome.rendered],
-                "reused": [s.line.label for s in outcome.reused],
-                "removed": outcome.removed,
-                "failures": [
-                    {"id": f.step.line.label, "line": f.step.line.line, "error": str(f.error)}
-                    for f in outcome.failures
-                ],
-                "lock": repo_relative(outcome.lock) if outcome.lock else None,
-                "mix": None if result.mix is None else repo_relative(result.mix.path),
-                "seconds": round(outcome.seconds, 3),
-                "quality": _quality_json(result),
-            }
-        )
+        emit_json(result.to_json())
     _print_failures(result.plan, outcome.failures)
     _print_gate(result)
     if result.mix_error is not None:
@@ -276,9 +261,10 @@ def status(
     plan = plan_render(project, script, options=options)
     scores = recorded_scores(project, plan)
     if as_json:
-        document = _plan_json(plan)
+        document = plan.to_json()
         for line, step in zip(document["lines"], plan.steps, strict=True):
-            line["quality"] = _line_scores_json(scores.get(step.output))
+            found = scores.get(step.output)
+            line["quality"] = None if found is None else found.to_json()
         emit_json(document)
     else:
         _print_plan(plan, selected_only=False, scores=scores)
@@ -305,12 +291,12 @@ def export(script: Path, shard: Shard, folder: Path, as_json: bool) -> int:
     renders/NAME/*.wav): what a CI shard job uploads, for `render merge SCRIPT FOLDER...`.
     The other shards' lines in renders/, stale where they changed, stay behind.
     """
-    from refmgr.commands.render import export_shard
+    from refmgr.commands.render import export_json, export_shard
     from refmgr.project import open_project
 
     files = export_shard(open_project(), script, shard, folder)
     if as_json:
-        emit_json({"folder": repo_relative(folder), "files": files})
+        emit_json(export_json(folder, files))
     else:
         click.echo(f"exported shard {shard}: {len(files)} files -> {display_path(folder)}/")
     return 0
@@ -333,16 +319,7 @@ def merge(script: Path, bundles: tuple[Path, ...], as_json: bool) -> int:
 
     result = merge_shards(open_for_writing(), script, bundles)
     if as_json:
-        emit_json(
-            {
-                "lock": repo_relative(result.lock),
-                "shards": [repo_relative(p) for p in result.shards],
-                "entries": result.entries,
-                "missing": result.missing,
-                "copied": result.copied,
-                "removed": result.removed,
-            }
-        )
+        emit_json(result.to_json())
     else:
         copied = f"; {len(result.copied)} outputs taken from the bundles" if bundles else ""
         click.echo(
@@ -378,14 +355,7 @@ def mix_command(script: Path, output: Path, gap_s: float | None, as_json: bool) 
 
     result = mix_script(open_for_writing(), script, output, gap_s=gap_s)
     if as_json:
-        emit_json(
-            {
-                "mix": repo_relative(result.path),
-                "lines": result.lines,
-                "duration_s": result.duration_s,
-                "sample_rate": result.sample_rate,
-            }
-        )
+        emit_json(result.to_json())
     else:
         click.echo(
             f"mix:     {display_path(result.path)} ({result.lines} lines, "
@@ -439,30 +409,6 @@ def _print_failures(plan: Plan, failures: list[Failure]) -> None:
         click.echo(f"{where}: line {line.label} not rendered: {failure.error}", err=True)
 
 
-def _plan_json(plan: Plan) -> dict[str, Any]:
-    return {
-        "script": repo_relative(plan.script.path),
-        "engine": plan.engine.id,
-        "draft": plan.engine.draft,
-        "shard": None if plan.shard is None else str(plan.shard),
-        "plan_sha256": plan.plan_sha256,
-        "counts": {a.value: plan.count(a) for a in Action},
-        "lines": [
-            {
-                "index": s.line.index,
-                "id": s.line.label,
-                "line": s.line.line,
-                "character": s.line.character,
-                "output": s.output,
-                "action": s.action.value,
-                "reason": s.reason,
-                "key": s.key,
-            }
-            for s in plan.steps
-        ],
-    }
-
-
 def _print_plan(
     plan: Plan, *, selected_only: bool, scores: dict[str, LineScores] | None = None
 ) -> None:
@@ -507,49 +453,6 @@ def _quality_cell(scores: LineScores | None) -> str:
     verdict = f"FAIL {scores.problems[0]}" if scores.problems else "ok"
     take = f" (take {scores.take[0]})" if scores.take else ""
     return f"{verdict}{take}: {summary(scores.quality.scores)}"
-
-
-def _line_scores_json(scores: LineScores | None) -> dict[str, Any] | None:
-    if scores is None:
-        return None
-    return {
-        "scores": dict(scores.quality.scores),
-        "problems": scores.problems,
-        "take": None if scores.take is None else {"take": scores.take[0], "seed": scores.take[1]},
-        "takes_tried": max(1, len(scores.quality.takes)),
-    }
-
-
-def _quality_json(result: RenderResult) -> dict[str, Any]:
-    failing = {f.step.output: f.problems for f in result.gate_failures}
-    lines = []
-    for step in result.plan.selected():
-        quality = result.run.quality.get(step.output)
-        facts = result.run.facts.get(step.output)
-        if quality is None or facts is None or facts.sha256 != quality.sha256:
-            continue
-        lines.append(
-            {
-                "id": step.line.label,
-                "line": step.line.line,
-                "character": step.line.character,
-                "scores": dict(quality.scores),
-                "problems": failing.get(step.output, []),
-                "take": None if facts.take == 1 else {"take": facts.take, "seed": facts.take_seed},
-                "takes": [
-                    {"take": t.take, "seed": t.seed, "scores": dict(t.scores or {})}
-                    for t in quality.takes
-                ],
-            }
-        )
-    return {
-        "scored": result.scored,
-        "gate": result.gated,
-        "scored_now": result.run.scored,
-        "scorers": result.run.scorer_pins,
-        "failed": [f.step.line.label for f in result.gate_failures],
-        "lines": lines,
-    }
 
 
 def _print_gate(result: RenderResult) -> None:

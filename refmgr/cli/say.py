@@ -14,7 +14,7 @@ from refmgr.cli.options import (
     precision_option,
     unpinned_option,
 )
-from refmgr.cli.output import emit_json, repo_relative, warn
+from refmgr.cli.output import emit_json, warn
 from refmgr.errors import display_path
 
 
@@ -91,7 +91,7 @@ def say(
     for w in result.warnings:
         warn(w)
     if as_json:
-        emit_json({**result.to_json(), "output": repo_relative(result.output)})
+        emit_json(result.to_json())
     else:
         click.echo(
             f"said {result.duration_s:.2f} s in the voice of {name} ({result.engine}, "

@@ -12,7 +12,7 @@ from refmgr.backends.registry import codec_spec, load_codec
 from refmgr.checkpoints import RunOptions, backend_settings
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
-from refmgr.project import Project
+from refmgr.project import Project, repo_relative
 from refmgr.reference import load_reference, read_codes
 from refmgr.versions import installed_version
 
@@ -30,7 +30,7 @@ class DecodeResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "output": self.output,
+            "output": repo_relative(self.output),
             "sample_rate": self.sample_rate,
             "duration_s": self.duration_s,
             "warnings": list(self.warnings),

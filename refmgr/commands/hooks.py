@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from refmgr import gitrepo
 from refmgr.errors import RefmgrError
@@ -28,6 +29,9 @@ class HookChange:
     path: Path
     action: str  # installed, updated, unchanged, replaced, removed, restored, left, absent
     detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "action": self.action, "detail": self.detail}
 
 
 def hook_text(name: str) -> str:

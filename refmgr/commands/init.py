@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from refmgr import diffdriver, gitrepo
 from refmgr.config import CONFIG_FILE, CodecSettings, Config, dump_config, load_config
@@ -25,6 +26,15 @@ class InitResult:
     # Set when an enclosing git repository ignores the directory: 'the git repository at
     # TOP ignores it (.gitignore:1: /build/)'.
     ignored_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "created": self.created,
+            "updated": self.updated,
+            "git_initialized": self.git_initialized,
+            "ignored_by": self.ignored_by,
+        }
 
 
 def init_repository(directory: Path, *, git: bool = True) -> InitResult:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from refmgr import gitrepo
 from refmgr.config import Config
@@ -29,6 +30,13 @@ class AudioCheck:
     root: Path
     checked: int
     findings: list[Finding]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": not self.findings,
+            "checked": self.checked,
+            "findings": [f.to_json() for f in self.findings],
+        }
 
 
 def check_no_raw_audio(

@@ -19,7 +19,7 @@ from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.errors import RefmgrError, UsageError
-from refmgr.project import Project
+from refmgr.project import Project, repo_relative
 from refmgr.quality.available import quality_from_env
 from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
 from refmgr.render.cast import cast_script
@@ -65,6 +65,57 @@ class RenderResult:
     def ok(self) -> bool:
         failed_gate = self.gated and bool(self.gate_failures)
         return not self.run.failures and self.mix_error is None and not failed_gate
+
+    def to_json(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            **self.plan.to_json(),
+            "rendered": [s.line.label for s in run.rendered],
+            "reused": [s.line.label for s in run.reused],
+            "removed": run.removed,
+            "failures": [
+                {"id": f.step.line.label, "line": f.step.line.line, "error": str(f.error)}
+                for f in run.failures
+            ],
+            "lock": repo_relative(run.lock) if run.lock else None,
+            "mix": None if self.mix is None else repo_relative(self.mix.path),
+            "seconds": round(run.seconds, 3),
+            "quality": self.quality_json(),
+        }
+
+    def quality_json(self) -> dict[str, Any]:
+        """Each output's scores, problems and takes, and whether the render was gated."""
+        failing = {f.step.output: f.problems for f in self.gate_failures}
+        lines = []
+        for step in self.plan.selected():
+            quality = self.run.quality.get(step.output)
+            facts = self.run.facts.get(step.output)
+            if quality is None or facts is None or facts.sha256 != quality.sha256:
+                continue
+            lines.append(
+                {
+                    "id": step.line.label,
+                    "line": step.line.line,
+                    "character": step.line.character,
+                    "scores": dict(quality.scores),
+                    "problems": failing.get(step.output, []),
+                    "take": None
+                    if facts.take == 1
+                    else {"take": facts.take, "seed": facts.take_seed},
+                    "takes": [
+                        {"take": t.take, "seed": t.seed, "scores": dict(t.scores or {})}
+                        for t in quality.takes
+                    ],
+                }
+            )
+        return {
+            "scored": self.scored,
+            "gate": self.gated,
+            "scored_now": self.run.scored,
+            "scorers": self.run.scorer_pins,
+            "failed": [f.step.line.label for f in self.gate_failures],
+            "lines": lines,
+        }
 
 
 @dataclass(frozen=True)
@@ -178,6 +229,14 @@ class LineScores:
     quality: LineQuality
     take: tuple[int, int] | None  # the retake its output is, if not the first take
     problems: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scores": dict(self.quality.scores),
+            "problems": self.problems,
+            "take": None if self.take is None else {"take": self.take[0], "seed": self.take[1]},
+            "takes_tried": max(1, len(self.quality.takes)),
+        }
 
 
 def recorded_scores(project: Project, plan: Plan) -> dict[str, LineScores]:
@@ -321,6 +380,11 @@ def export_shard(project: Project, script_path: Path, shard: Shard, target: Path
         return export_bundle(project, name, shard, target)
 
 
+def export_json(target: Path, files: Sequence[str]) -> dict[str, Any]:
+    """``render export --json``: the folder and the files ``export_shard`` wrote in it."""
+    return {"folder": repo_relative(target), "files": list(files)}
+
+
 @dataclass(frozen=True)
 class MergeResult:
     lock: Path
@@ -329,6 +393,16 @@ class MergeResult:
     missing: int
     removed: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)  # outputs taken from the bundles
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lock": repo_relative(self.lock),
+            "shards": [repo_relative(p) for p in self.shards],
+            "entries": self.entries,
+            "missing": self.missing,
+            "copied": self.copied,
+            "removed": self.removed,
+        }
 
 
 def merge_shards(project: Project, script_path: Path, bundles: Sequence[Path] = ()) -> MergeResult:

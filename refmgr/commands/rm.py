@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from refmgr import gitrepo
 from refmgr.errors import RefError
@@ -30,3 +31,8 @@ def remove_references(project: Project, names: Sequence[str], *, stage: bool = F
     if stage:
         gitrepo.stage(project.root, removals)
     return [project.relative(p) for p in removals]
+
+
+def removed_json(removed: Sequence[str]) -> dict[str, Any]:
+    """``rm --json``: the paths ``remove_references`` returned."""
+    return {"removed": list(removed)}

@@ -15,7 +15,7 @@ from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.errors import BackendError, ConfigError, RefmgrError
 from refmgr.fsutil import atomic_write
 from refmgr.params import SynthesisParams
-from refmgr.project import Project
+from refmgr.project import Project, repo_relative
 from refmgr.reference import load_reference, voice_reference
 from refmgr.render.plan import synthesis_params
 
@@ -37,7 +37,7 @@ class SayResult:
         return {
             "name": self.name,
             "engine": self.engine,
-            "output": self.output,
+            "output": repo_relative(self.output),
             "sample_rate": self.sample_rate,
             "duration_s": self.duration_s,
             "params": asdict(self.params),

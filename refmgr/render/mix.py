@@ -23,7 +23,7 @@ from refmgr.config import MAX_GAP_S, RenderSettings
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write, remove_temporaries
 from refmgr.params import PARAM_TYPES
-from refmgr.project import Project
+from refmgr.project import Project, repo_relative
 from refmgr.render.output import SUFFIX, OutputFacts
 from refmgr.render.plan import Plan, output_of, synthesis_params
 from refmgr.render.script import Script, ScriptLine
@@ -35,6 +35,14 @@ class MixResult:
     lines: int
     duration_s: float
     sample_rate: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mix": repo_relative(self.path),
+            "lines": self.lines,
+            "duration_s": self.duration_s,
+            "sample_rate": self.sample_rate,
+        }
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from refmgr.backends.base import EngineSpec
 from refmgr.config import RenderSettings
 from refmgr.errors import RefmgrError
 from refmgr.params import SynthesisParams, with_overrides
-from refmgr.project import Project
+from refmgr.project import Project, repo_relative
 from refmgr.render.cast import Cast
 from refmgr.render.output import SUFFIX, OutputFacts, OutputIndex, read_outputs
 from refmgr.render.script import Script, ScriptError, ScriptLine
@@ -94,6 +94,30 @@ class Plan:
 
     def count(self, action: Action) -> int:
         return sum(1 for s in self.steps if s.action is action)
+
+    def to_json(self) -> dict[str, Any]:
+        """``render status --json`` and ``render --dry-run --json``; a render adds its run."""
+        return {
+            "script": repo_relative(self.script.path),
+            "engine": self.engine.id,
+            "draft": self.engine.draft,
+            "shard": None if self.shard is None else str(self.shard),
+            "plan_sha256": self.plan_sha256,
+            "counts": {a.value: self.count(a) for a in Action},
+            "lines": [
+                {
+                    "index": s.line.index,
+                    "id": s.line.label,
+                    "line": s.line.line,
+                    "character": s.line.character,
+                    "output": s.output,
+                    "action": s.action.value,
+                    "reason": s.reason,
+                    "key": s.key,
+                }
+                for s in self.steps
+            ],
+        }
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,22 @@ def test_without_the_extra_add_works_as_before_and_quality_asks_for_it(
     proc = without_qa("add", recording)
     assert proc.returncode == 0, proc.stderr
     assert "quality" not in load_manifest(voice_repo / "manifests" / "kal.json").data
+
+
+def test_one_refused_recording_stops_the_batch_and_gate_false_only_warns(
+    voice_repo: Path, tmp_path: Path
+) -> None:
+    good = clean_recording(tmp_path / "recordings", "awb")
+    bad = _two_speakers(tmp_path / "recordings")
+    before = snapshot(voice_repo)
+    proc = run_cli("add", good, bad, env=QA)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"{bad}: single-speaker consistency too low (measured ")
+    assert snapshot(voice_repo) == before
+
+    config = voice_repo / "refmgr.toml"
+    config.write_text(config.read_text().replace("gate = true", "gate = false"))
+    proc = run_cli("add", good, bad, env=QA)
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: {bad}: single-speaker consistency too low (measured " in proc.stderr
+    assert (voice_repo / "manifests" / "two.json").is_file()

@@ -1,4 +1,4 @@
-"""Commands that wire refmgr into git: hooks install/uninstall, textconv."""
+"""refmgr hooks install / uninstall: the plain git hooks."""
 
 from __future__ import annotations
 
@@ -48,36 +48,8 @@ def uninstall(as_json: bool) -> int:
 
 def _show(changes: list[HookChange], as_json: bool) -> None:
     if as_json:
-        emit_json([{"path": str(c.path), "action": c.action, "detail": c.detail} for c in changes])
+        emit_json([c.to_json() for c in changes])
         return
     for c in changes:
         detail = f" ({c.detail})" if c.detail else ""
         click.echo(f"{c.action} {display_path(c.path)}{detail}")
-
-
-@click.command()
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--codec", "codec_id", help="Codec id (default: inferred from the file).")
-@click.option(
-    "--git",
-    "for_git",
-    is_flag=True,
-    help="Never fail: describe a bad file in the output (for git's diff.refmgr.textconv).",
-)
-def textconv(file: Path, codec_id: str | None, for_git: bool) -> int:
-    """Print a token file (.npy) as stable text: codec, shape, duration, sha256, code usage."""
-    from refmgr.commands.textconv import textconv as summary
-    from refmgr.commands.textconv import textconv_for_git
-    from refmgr.config import Limits
-    from refmgr.errors import RefmgrError
-    from refmgr.project import open_project
-
-    try:
-        max_bytes = open_project().config.limits.max_token_bytes
-    except RefmgrError:  # outside a voice repository: the default limit
-        max_bytes = Limits().max_token_bytes
-    if for_git:
-        click.echo(textconv_for_git(file, max_bytes=max_bytes), nl=False)
-    else:
-        click.echo(summary(file, max_bytes=max_bytes, codec_id=codec_id), nl=False)
-    return 0
