@@ -19,17 +19,11 @@ Score = dict[str, float | str]
 
 
 class LineScorer:
-    def __init__(
-        self, *, speaker: bool = True, dnsmos: bool = True, threads: int | None = None
-    ) -> None:
+    def __init__(self, *, speaker: bool = True, dnsmos: bool = True) -> None:
         # speaker=False, dnsmos=False: no speaker (similarity, cast) or DNSMOS scores, and
         # none of their pins; they are the costly measures, and a render leaves them out
         # where they say nothing (a draft engine's eSpeak voice is no clone; see
         # render/scoring.py).
-        # threads: torch's CPU threads for the speaker encoder (process-wide), for a render
-        # whose engine keeps other cores busy. On 2 busy cores torch's default of one
-        # thread a core makes a 3 s line cost 0.3 to 7 s instead of 0.15 s.
-        self._threads = threads
         from refmgr.quality.dnsmos import Dnsmos
         from refmgr.quality.loudness import Loudness
         from refmgr.quality.speaker import SpeakerEncoder
@@ -44,11 +38,6 @@ class LineScorer:
         return [s for s in (self.speaker, self.dnsmos, self.loudness, self.vad) if s is not None]
 
     def load(self) -> None:
-        if self._threads is not None:
-            import torch
-
-            torch.set_num_threads(self._threads)
-            self._threads = None
         for scorer in self._scorers():
             scorer.load()
 

@@ -98,13 +98,8 @@ class Scoring:
         self.speaker = _wanted(limits.speaker, draft=draft)
         self.dnsmos = _wanted(limits.dnsmos, draft=draft)
         # Building a LineScorer imports no library and reads no weights: pins are cheap.
-        # The draft engine speaks in a process of its own, one core busy: scoring beside it
-        # takes one thread rather than fight it for every core.
-        threads = 1 if draft else None
         self._scorer = (
-            scorer
-            if scorer is not None
-            else LineScorer(speaker=self.speaker, dnsmos=self.dnsmos, threads=threads)
+            scorer if scorer is not None else LineScorer(speaker=self.speaker, dnsmos=self.dnsmos)
         )
         self.pins = self._scorer.pins()
         self.voices = repository_voices(project)
