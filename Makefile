@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FISH_STAMP := $(VENV)/.fish-installed
+QA_STAMP := $(VENV)/.qa-installed
 # The oldest numpy / pycodec2 pair refmgr admits (pyproject.toml): numpy 1.26 is what Fish
 # Speech's own pins lead to. .venv-compat runs the core tests under it.
 COMPAT_VENV ?= .venv-compat
@@ -14,11 +15,12 @@ COMPAT_TESTS := tests/test_codec2.py tests/test_add.py tests/test_tokens.py test
 COMPAT_DESELECT := --deselect tests/test_validate_cases.py::test_the_good_repository_is_valid
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install install-fish demo test test-light test-compat gpu-wheels lint check-alpha bench constraints clean
+.PHONY: help install install-fish install-qa demo test test-light test-compat gpu-wheels lint check-alpha bench constraints clean
 
 help:
 	@echo "make demo         set up .venv and run refmgr end to end under build/demo"
-	@echo "make test         set up .venv with the Fish Speech CPU test stack and run every test"
+	@echo "make test         set up .venv with the Fish Speech CPU test stack and the quality"
+	@echo "                  scorers (refmgr[qa]) and run every test"
 	@echo "make test-compat  run the core tests under numpy 1.26 + pycodec2 3.1 (.venv-compat)"
 	@echo "make gpu-wheels   fill wheels/ for scripts/gpu-check.sh on a machine without network"
 	@echo "make test-light   run the tests in the light .venv (Fish Speech tests skip without torch)"
@@ -45,6 +47,14 @@ $(FISH_STAMP): $(STAMP) requirements-fish-cpu.txt
 
 install-fish: $(FISH_STAMP)
 
+# The quality scorers (refmgr[qa]) over the Fish Speech stack, whose CPU torch they reuse:
+# constraints.txt pins torch==2.13.0, so pip keeps it rather than resolving a CUDA build.
+$(QA_STAMP): $(FISH_STAMP) pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,qa]'
+	touch $@
+
+install-qa: $(QA_STAMP)
+
 $(COMPAT_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	{ grep -vE '^(numpy|pycodec2)==' constraints.txt; printf '%s\n' $(COMPAT_PINS); } > $(COMPAT_VENV)/constraints.txt
@@ -64,8 +74,8 @@ demo: $(STAMP)
 
 # test-compat first; then everything, with the resolver check of the README's GPU install
 # (needs the package index) and the byte comparison of token files against .venv-compat.
-test: $(FISH_STAMP) test-compat
-	REFMGR_REQUIRE_FISH=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
+test: $(QA_STAMP) test-compat
+	REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
 	REFMGR_COMPAT_PYTHON="$(CURDIR)/$(COMPAT_VENV)/bin/python" $(BIN)/python -m pytest
 
 test-light: $(STAMP)
@@ -78,7 +88,7 @@ lint: $(STAMP)
 check-alpha: $(STAMP)
 	$(BIN)/python scripts/make_alpha.py --check
 
-bench: $(FISH_STAMP)
+bench: $(QA_STAMP)
 	$(PIP) install --quiet -r benchmarks/requirements.txt
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

@@ -66,7 +66,7 @@ def make_repository(root: Path) -> None:
     for name, voice in (("alpha", "en-us"), ("beta", "en-us+f4")):
         wav = root.parent / f"{name}.wav"
         soundfile.write(wav, speak_float(READING, 44100, Voice(voice)), 44100)
-        add_references(project, [wav], text=READING, language="en")
+        add_references(project, [wav], text=READING, language="en", quality=False)
     lines = [
         f"{'alpha' if i % 2 else 'beta'}: Line {i}: the {WORDS[i % len(WORDS)]} and the "
         f"{WORDS[(i * 7) % len(WORDS)]} are quiet tonight."

@@ -129,6 +129,77 @@ class RenderSettings:
     gap_s: float = 0.5  # silence between lines in `render --mix`
 
 
+@dataclass(frozen=True)
+class RenderQuality:
+    """``[quality.render]``: what every rendered line is scored on, and the gate it must
+    pass (``render --gate``, on by default in CI). Scores are measured only with the qa
+    extra installed (refmgr[qa]); a limit of 0 (or a max far out of reach) turns its check off.
+    The defaults come from measurements on the flite test voices (see the README)."""
+
+    score: bool = True  # score every rendered line when the qa extra is installed
+    # The costly measures, each "clone" (for clone engines: not for the draft engine, whose
+    # eSpeak voices are no clones and take less time to speak a line than these take to
+    # measure it), "always" or "never": the speaker embedding (similarity and cast
+    # identification, ~0.03 s of CPU a line) and DNSMOS (~2 s of CPU for a 3 s line: it
+    # scores 9 s windows). bench_quality.py --only render --render-full measures them.
+    speaker: str = "clone"
+    dnsmos: str = "clone"
+    retakes: int = 2  # takes tried after a failing first one (render --retakes)
+    min_similarity: float = 0.80  # cosine to the reference's speaker embedding
+    min_margin: float = 0.05  # own similarity minus the nearest other voice's
+    min_dnsmos_ovrl: float = 2.0
+    min_lufs: float = -40.0  # integrated loudness, ITU-R BS.1770
+    max_true_peak_db: float = 0.0  # dBTP
+    max_clipped_ratio: float = 0.001  # samples at full scale
+    max_lead_silence_s: float = 1.0
+    max_trail_silence_s: float = 1.5
+    # Duration against what the text takes at the reference's speaking rate.
+    min_duration_ratio: float = 0.65
+    max_duration_ratio: float = 1.6
+
+
+MEASURE_CHOICES = ("clone", "always", "never")
+MAX_RETAKES = 20
+
+
+@dataclass(frozen=True)
+class ReferenceGates:
+    """[quality.reference]: what `refmgr add` refuses or warns about, measured on the recording.
+
+    Each limit is named MEASURE_{warn,refuse}_{below,above}; refmgr.quality.gates reads the
+    names. The defaults come from the flite fixture voices (README, "Quality gates").
+    """
+
+    gate: bool = True  # false: measure and store, warn, never refuse
+    speech_ratio_refuse_below: float = 0.4
+    speech_ratio_warn_below: float = 0.6
+    snr_db_refuse_below: float = 15.0
+    snr_db_warn_below: float = 25.0
+    clipped_ratio_refuse_above: float = 0.01
+    clipped_ratio_warn_above: float = 0.001
+    true_peak_db_warn_above: float = -1.0
+    lufs_warn_below: float = -35.0
+    lufs_warn_above: float = -9.0
+    dnsmos_sig_refuse_below: float = 2.0
+    dnsmos_sig_warn_below: float = 2.5
+    dnsmos_bak_refuse_below: float = 2.5
+    dnsmos_bak_warn_below: float = 3.5
+    dnsmos_ovrl_refuse_below: float = 2.0
+    dnsmos_ovrl_warn_below: float = 2.5
+    chars_per_second_refuse_below: float = 4.0
+    chars_per_second_refuse_above: float = 30.0
+    chars_per_second_warn_below: float = 8.0
+    chars_per_second_warn_above: float = 22.0
+    speaker_consistency_refuse_below: float = 0.80
+    speaker_consistency_warn_below: float = 0.84
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    reference: ReferenceGates = field(default_factory=ReferenceGates)
+    render: RenderQuality = field(default_factory=RenderQuality)
+
+
 # The longest pause between lines in a mix: longer is a typo (1e12), not a pause, and the
 # silence is allocated in memory.
 MAX_GAP_S = 60.0
@@ -144,6 +215,7 @@ class Config:
     engines: EngineSettings = field(default_factory=EngineSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
     models: dict[str, ModelSettings] = field(default_factory=dict)
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
 
 T = TypeVar("T")
@@ -284,6 +356,7 @@ def _check_semantics(config: Config, path: Path) -> None:
             f"render.gap_s must be between 0 and {MAX_GAP_S:g} seconds, not {config.render.gap_s}",
             path,
         )
+    _check_render_quality(config.quality.render, path)
 
     for codec_id in (config.codecs.default, *config.codecs.allowed):
         if codec_id not in CODECS:
@@ -303,6 +376,7 @@ def _check_semantics(config: Config, path: Path) -> None:
             )
         if pin.library_version is not None and not pin.library_version.strip():
             raise ConfigError(f"codecs.pins.{_name(codec_id)}.library_version is empty", path)
+    _check_reference_gates(config.quality.reference, path)
     limits = config.limits
     if not 0 < limits.min_duration_s < limits.max_duration_s:
         raise ConfigError(
@@ -341,6 +415,57 @@ def _check_semantics(config: Config, path: Path) -> None:
             )
     for model, settings in config.models.items():
         _check_model(model, settings, path)
+
+
+def _check_render_quality(settings: RenderQuality, path: Path) -> None:
+    where = "quality.render"
+    for name in ("speaker", "dnsmos"):
+        value = getattr(settings, name)
+        if value not in MEASURE_CHOICES:
+            raise ConfigError(
+                f"{where}.{name} must be one of {', '.join(MEASURE_CHOICES)}, not {shown(value)}",
+                path,
+            )
+    if not 0 <= settings.retakes <= MAX_RETAKES:
+        raise ConfigError(
+            f"{where}.retakes must be between 0 and {MAX_RETAKES}, not {settings.retakes}", path
+        )
+    for name in ("min_similarity", "min_margin"):
+        value = getattr(settings, name)
+        if not -1 <= value <= 1:
+            raise ConfigError(f"{where}.{name} must be between -1 and 1, not {value}", path)
+    if not 0 <= settings.max_clipped_ratio <= 1:
+        raise ConfigError(
+            f"{where}.max_clipped_ratio must be between 0 and 1, not {settings.max_clipped_ratio}",
+            path,
+        )
+    for name in ("max_lead_silence_s", "max_trail_silence_s", "min_duration_ratio"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{where}.{name} must not be negative", path)
+    if not settings.min_duration_ratio < settings.max_duration_ratio:
+        raise ConfigError(
+            f"{where}: need min_duration_ratio < max_duration_ratio (got "
+            f"{settings.min_duration_ratio} and {settings.max_duration_ratio})",
+            path,
+        )
+
+
+def _check_reference_gates(gates: ReferenceGates, path: Path) -> None:
+    """A refusal limit must be at least as far out as the warning before it."""
+    for f in dataclasses.fields(gates):
+        if "_refuse_" not in f.name:
+            continue
+        warn_name = f.name.replace("_refuse_", "_warn_")
+        if not hasattr(gates, warn_name):
+            continue
+        refuse, warn = getattr(gates, f.name), getattr(gates, warn_name)
+        below = f.name.endswith("_below")
+        if (refuse > warn) if below else (refuse < warn):
+            raise ConfigError(
+                f"quality.reference.{f.name} ({refuse:g}) must be "
+                f"{'at most' if below else 'at least'} {warn_name} ({warn:g})",
+                path,
+            )
 
 
 def _check_model(model: str, settings: ModelSettings, path: Path) -> None:

@@ -46,6 +46,8 @@ KEYWORDS = {
         "items",
         "required",
         "minProperties",
+        "maxProperties",
+        "propertyNames",
         "properties",
         "additionalProperties",
     )
@@ -53,9 +55,21 @@ KEYWORDS = {
 
 
 OBJECT_KEYWORDS = frozenset(
-    {"type", "properties", "required", "additionalProperties", "minProperties"}
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "minProperties",
+        "maxProperties",
+        "propertyNames",
+    }
 )
 ARRAY_KEYWORDS = frozenset({"type", "items", "minItems", "maxItems"})
+NUMBER_KEYWORDS = frozenset({"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+
+
+_NUMBER_TYPES = frozenset({int, float})  # exact types: bool (a subclass of int) is not one
 
 
 class UnsupportedSchema(Exception):
@@ -120,6 +134,8 @@ class _Compiler:
             return self.object(schema)
         if schema.get("type") == "array" and keys <= ARRAY_KEYWORDS and "items" in schema:
             return self.array(schema)
+        if schema.get("type") == "number" and keys <= NUMBER_KEYWORDS:
+            return self.number(schema)
         checks: list[Check] = []
         for key, arg in schema.items():
             if key in ANNOTATIONS or key == "$defs":
@@ -146,13 +162,20 @@ class _Compiler:
         known = frozenset(name for name, _ in props)
         required = tuple(schema.get("required", ()))
         min_props = schema.get("minProperties", 0)
+        max_props = schema.get("maxProperties", math.inf)
         extra = schema.get("additionalProperties", True)
         closed = extra is False
         extra_check = None if extra is True or closed else self.compile(extra)
+        names = schema.get("propertyNames", True)
+        name_check = None if names is True else self.compile(names)
 
         def check(v: Any) -> bool:
-            if not isinstance(v, dict) or len(v) < min_props:
+            if not isinstance(v, dict) or not min_props <= len(v) <= max_props:
                 return False
+            if name_check is not None:
+                for key in v:
+                    if not name_check(key):
+                        return False
             for name in required:
                 if name not in v:
                     return False
@@ -172,7 +195,46 @@ class _Compiler:
     def array(self, schema: Mapping[str, Any]) -> Check:
         item = self.compile(schema["items"])
         low, high = schema.get("minItems", 0), schema.get("maxItems", math.inf)
+        items = schema["items"]
+        if (
+            isinstance(items, Mapping)
+            and items.get("type") == "number"
+            and set(items)
+            <= {
+                "type",
+                "minimum",
+                "maximum",
+            }
+        ):
+            # A long array of bounded numbers (a speaker embedding): types, min and max
+            # in C. Stricter than jsonschema only for NaN, which then goes to jsonschema.
+            least, most = items.get("minimum", -math.inf), items.get("maximum", math.inf)
+
+            def numbers(v: Any) -> bool:
+                if not isinstance(v, list) or not low <= len(v) <= high:
+                    return False
+                if not v:
+                    return True
+                return set(map(type, v)) <= _NUMBER_TYPES and least <= min(v) and max(v) <= most
+
+            return numbers
         return lambda v: isinstance(v, list) and low <= len(v) <= high and all(map(item, v))
+
+    def number(self, schema: Mapping[str, Any]) -> Check:
+        """A bounded number as one function, with jsonschema's semantics (NaN included)."""
+        low = schema.get("minimum", -math.inf)
+        high = schema.get("maximum", math.inf)
+        above = schema.get("exclusiveMinimum", -math.inf)
+        below = schema.get("exclusiveMaximum", math.inf)
+
+        def check(v: Any) -> bool:
+            return (
+                isinstance(v, int | float)
+                and not isinstance(v, bool)
+                and not (v < low or v > high or v <= above or v >= below)
+            )
+
+        return check
 
     def kw_ref(self, ref: str, schema: Mapping[str, Any]) -> Check:
         if not ref.startswith("#/$defs/") or "/" in ref[len("#/$defs/") :]:
@@ -245,6 +307,13 @@ class _Compiler:
 
     def kw_minProperties(self, n: int, schema: Mapping[str, Any]) -> Check:
         return lambda v: not isinstance(v, dict) or len(v) >= n
+
+    def kw_maxProperties(self, n: int, schema: Mapping[str, Any]) -> Check:
+        return lambda v: not isinstance(v, dict) or len(v) <= n
+
+    def kw_propertyNames(self, names: Any, schema: Mapping[str, Any]) -> Check:
+        check = self.compile(names)
+        return lambda v: not isinstance(v, dict) or all(map(check, v))
 
     def kw_properties(self, props: Mapping[str, Any], schema: Mapping[str, Any]) -> Check:
         checks = [(name, self.compile(sub)) for name, sub in props.items()]

@@ -30,6 +30,9 @@ def isolated_env(
     # CI turns on `render --require-committed`: tests that want it set CI themselves, so the
     # suite behaves the same on a laptop and in CI.
     monkeypatch.delenv("CI", raising=False)
+    # Likewise `refmgr add` measures recordings when refmgr[qa] is installed (make test
+    # installs it); tests/quality turn it on themselves.
+    monkeypatch.setenv("REFMGR_QUALITY", "off")
     monkeypatch.delenv("REFMGR_FAILPOINT", raising=False)
     monkeypatch.delenv("REFMGR_DEBUG", raising=False)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)

@@ -9,12 +9,16 @@ The mapping from a profile to eSpeak settings is a calibration measured by
 scripts/calibrate_draft.py: eSpeak's pitch 0..100 and rate in words/min are its own
 scales, and the profile measures speech the way ``add`` does (pauses included).
 Deterministic: every utterance runs in a fresh eSpeak process (see espeak.py), so the
-same line gives the same bytes whatever was rendered before it. There is no randomness,
-so the seed changes nothing here (it is still part of each line's cache key).
+same line gives the same bytes whatever was rendered before it. eSpeak has no randomness
+of its own; the seed varies the delivery a little instead (``seeded_voice``): seed 0 is
+the calibrated voice, any other seed a rate and pitch up to a few percent off it, always
+the same for the same seed. That is what gives a retake (see render/takes.py) of a draft
+line something to choose from, as a sampling seed does for Fish Speech.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,13 @@ RATE_TABLE: tuple[tuple[int, ...], tuple[float, ...]] = (
     (104.1, 149.0, 187.9, 220.4, 252.0, 314.5, 380.8, 445.7, 560.0),
 )
 DEFAULT_PITCH, DEFAULT_RATE = 50, 175  # when a reference has no measurable profile
+# How far a seed moves the delivery from the calibrated voice: the rate by up to this
+# fraction either way, the pitch by up to this many steps of eSpeak's 0..100 scale. Small
+# enough to stay the same character, large enough to change a line's timing noticeably.
+# Bump PROSODY when this or seeded_voice changes: every draft line with a seed renders again.
+PROSODY = "seed-1"
+SEED_RATE_SPREAD = 0.12
+SEED_PITCH_SPREAD = 6
 
 
 class DraftEngine:
@@ -81,12 +92,13 @@ class DraftEngine:
             "espeakng-loader": library_version(),
             "voice": self.language_voice,
             "calibration": CALIBRATION,
+            "prosody": PROSODY,
         }
 
     def synthesize(
         self, reference: VoiceReference, text: str, params: SynthesisParams
     ) -> Synthesis:
-        pcm, rate = speak(text, self.voice_for(reference))
+        pcm, rate = speak(text, seeded_voice(self.voice_for(reference), params.seed))
         return Synthesis(audio=(pcm.astype(np.float32) / 32768.0), sample_rate=rate)
 
     def voice_for(self, reference: VoiceReference) -> Voice:
@@ -114,6 +126,26 @@ class DraftEngine:
 
     def close(self) -> None:
         self._profiles.clear()
+
+
+def seeded_voice(voice: Voice, seed: int) -> Voice:
+    """``voice`` as seed ``seed`` delivers it: itself for seed 0, else a rate and pitch moved
+    by amounts drawn from the seed's hash (so nearby seeds are unrelated)."""
+    if seed == 0:
+        return voice
+    digest = hashlib.sha256(f"refmgr draft prosody {seed}".encode()).digest()
+    # Two uniform draws in [-1, 1] from the first 8 bytes.
+    rate_draw, pitch_draw = (
+        int.from_bytes(digest[i : i + 4], "big") / 0xFFFFFFFF * 2 - 1 for i in (0, 4)
+    )
+    rate = round(voice.rate_wpm * (1 + SEED_RATE_SPREAD * rate_draw))
+    pitch = round(voice.pitch + SEED_PITCH_SPREAD * pitch_draw)
+    return Voice(
+        name=voice.name,
+        rate_wpm=min(max(rate, RATE_TABLE[0][0]), RATE_TABLE[0][-1]),
+        pitch=min(max(pitch, 0), 100),
+        pitch_range=voice.pitch_range,
+    )
 
 
 def _decoded_profile(reference: VoiceReference) -> tuple[float | None, float | None]:

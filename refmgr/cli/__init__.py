@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "model": "refmgr.cli.model:model",
     "lexicon": "refmgr.cli.lexicon:lexicon",
     "say": "refmgr.cli.say:say",
+    "lint": "refmgr.cli.lint:lint",
 }
 
 

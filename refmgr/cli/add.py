@@ -26,6 +26,13 @@ from refmgr.errors import display_path
 @click.option("--language", help="Language of the recording, as a BCP 47 tag (en, en-GB, ja).")
 @click.option("--codec", "codec_id", help="Codec id (default: codecs.default in refmgr.toml).")
 @click.option("--force", is_flag=True, help="Replace references that already exist.")
+@click.option(
+    "--quality/--no-quality",
+    default=None,
+    help="Measure each recording and refuse it past [quality.reference] (default: "
+    "REFMGR_QUALITY=auto|on|off, auto: when refmgr[qa] is installed; --quality without it "
+    "exits 2).",
+)
 @device_option
 @unpinned_option
 @stage_option
@@ -38,6 +45,7 @@ def add(
     language: str | None,
     codec_id: str | None,
     force: bool,
+    quality: bool | None,
     device: str | None,
     allow_unpinned: bool,
     stage: bool,
@@ -71,6 +79,7 @@ def add(
         stage=stage,
         progress=progress if show_progress else None,
         options=RunOptions(device=device, allow_unpinned=allow_unpinned),
+        quality=quality,
     )
     for r in results:
         for w in r.warnings:

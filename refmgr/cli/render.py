@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from refmgr.backends.registry import ENGINES
 from refmgr.cli.options import device_option, json_option, precision_option, unpinned_option
 from refmgr.cli.output import emit_json, table
-from refmgr.config import MAX_GAP_S
+from refmgr.config import MAX_GAP_S, MAX_RETAKES
 from refmgr.errors import RefmgrError, display_path
 from refmgr.params import MAX_SEED
 from refmgr.render.mix import MixResult
 from refmgr.render.plan import Action, Plan, Shard, Step
 from refmgr.render.runner import Failure, RunResult
+
+if TYPE_CHECKING:
+    from refmgr.commands.render import LineScores, RenderResult
 
 script_argument = click.argument("script", type=click.Path(dir_okay=True, path_type=Path))
 engine_option = click.option(
@@ -103,10 +106,31 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
         raise click.BadParameter(e.message.removeprefix("--shard ")) from None
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
 def _require_committed(value: bool | None) -> bool:
+    return _in_ci() if value is None else value
+
+
+def _gate(value: bool | None) -> bool:
+    """--gate/--no-gate, else on in CI when the scorers are installed (without them CI
+    renders unscored, and says so: asking for --gate is what makes that an error)."""
     if value is not None:
         return value
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    if not _in_ci():
+        return False
+    from refmgr.quality.available import missing_modules
+
+    missing = missing_modules()
+    if missing:
+        click.echo(
+            f"refmgr: quality gate off: the scorers are not installed (no {', '.join(missing)}); "
+            "install refmgr[qa], or pass --no-gate to say so",
+            err=True,
+        )
+    return not missing
 
 
 @render.command("run")
@@ -139,6 +163,19 @@ def _require_committed(value: bool | None) -> bool:
 )
 @gap_option
 @loudness_option
+@click.option(
+    "--gate/--no-gate",
+    default=None,
+    help="Exit 1 if a line fails the quality limits of [quality.render]; needs refmgr[qa] "
+    "(default: on when CI is set and refmgr[qa] is installed). Scores are recorded either way.",
+)
+@click.option(
+    "--retakes",
+    type=click.IntRange(0, MAX_RETAKES),
+    metavar="N",
+    help="Render a line that fails the limits again with up to N other seeds, keeping the "
+    "first take that passes (default: quality.render.retakes).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")
 @json_option
 def run(
@@ -155,10 +192,16 @@ def run(
     mix: Path | None,
     gap_s: float | None,
     loudness: Any,
+    gate: bool | None,
+    retakes: int | None,
     dry_run: bool,
     as_json: bool,
 ) -> int:
-    """Render the lines of SCRIPT that changed into renders/SCRIPT/, and lock them."""
+    """Render the lines of SCRIPT that changed into renders/SCRIPT/, and lock them.
+
+    With refmgr[qa] installed every output is scored (speaker similarity, cast
+    identification, level, silence, duration, DNSMOS) and the scores go into the lock.
+    """
     from refmgr.commands.render import RenderOptions, plan_render, render_script
     from refmgr.project import open_project
     from refmgr.store import open_for_writing
@@ -174,6 +217,8 @@ def run(
         only=only,
         shard=shard,
         require_committed=_require_committed(require_committed),
+        gate=False if dry_run else _gate(gate),
+        retakes=retakes,
     )
     if dry_run:
         plan = plan_render(project, script, options=options)
@@ -200,10 +245,12 @@ def run(
     if as_json:
         emit_json(result.to_json())
     _print_failures(result.plan, outcome.failures)
+    _print_gate(result)
     if result.mix_error is not None:
         click.echo(str(result.mix_error), err=True)
     if not as_json:
         _print_summary(result.plan, outcome)
+        _print_quality_summary(result)
         if result.mix is not None:
             _print_mix(result.mix)
     missed = 0 if result.mix is None else _mix_status(result.mix)
@@ -231,7 +278,7 @@ def status(
 
     Device and precision are part of every line's key: give the ones the render uses.
     """
-    from refmgr.commands.render import RenderOptions, plan_render
+    from refmgr.commands.render import RenderOptions, plan_render, recorded_scores
     from refmgr.project import open_project
 
     options = RenderOptions(
@@ -241,11 +288,17 @@ def status(
         seed=seed,
         allow_unpinned=allow_unpinned,
     )
-    plan = plan_render(open_project(), script, options=options)
+    project = open_project()
+    plan = plan_render(project, script, options=options)
+    scores = recorded_scores(project, plan)
     if as_json:
-        emit_json(plan.to_json())
+        document = plan.to_json()
+        for line, step in zip(document["lines"], plan.steps, strict=True):
+            found = scores.get(step.output)
+            line["quality"] = None if found is None else found.to_json()
+        emit_json(document)
     else:
-        _print_plan(plan, selected_only=False)
+        _print_plan(plan, selected_only=False, scores=scores)
     return _report_refused(plan)
 
 
@@ -429,10 +482,18 @@ def _print_failures(plan: Plan, failures: list[Failure]) -> None:
         click.echo(f"{where}: line {line.label} not rendered: {failure.error}", err=True)
 
 
-def _print_plan(plan: Plan, *, selected_only: bool) -> None:
+def _print_plan(
+    plan: Plan, *, selected_only: bool, scores: dict[str, LineScores] | None = None
+) -> None:
     steps = list(plan.selected()) if selected_only else list(plan.steps)
     rows = [[s.action.value, s.line.label, s.line.character, s.reason] for s in steps]
-    click.echo(table(["ACTION", "LINE", "CHARACTER", "WHY"], rows))
+    headers = ["ACTION", "LINE", "CHARACTER", "WHY"]
+    if scores:
+        # Only with scores in the lock: a repository without refmgr[qa] sees what it always saw.
+        headers.append("QUALITY")
+        for row, step in zip(rows, steps, strict=True):
+            row.append(_quality_cell(scores.get(step.output)))
+    click.echo(table(headers, rows))
     counts = ", ".join(f"{plan.count(a)} {a.value}" for a in Action if plan.count(a))
     draft = " (draft: scratch voices, not clones)" if plan.engine.draft else ""
     click.echo(f"{display_path(plan.script.path)}: {counts}; engine {plan.engine.id}{draft}")
@@ -455,3 +516,51 @@ def _print_summary(plan: Plan, run: RunResult) -> None:
         outputs = run.lock.parent / plan.script.name
         click.echo(f"outputs: {display_path(outputs)}/")
         click.echo(f"lock:    {display_path(run.lock)}")
+
+
+def _quality_cell(scores: LineScores | None) -> str:
+    from refmgr.render.gate import summary
+
+    if scores is None:
+        return "-"
+    verdict = f"FAIL {scores.problems[0]}" if scores.problems else "ok"
+    take = f" (take {scores.take[0]})" if scores.take else ""
+    return f"{verdict}{take}: {summary(scores.quality.scores)}"
+
+
+def _print_gate(result: RenderResult) -> None:
+    """One line per problem: ``script.txt:12: alpha: speaker similarity 0.61 < 0.75 ...``."""
+    for failure in result.gate_failures:
+        where = f"{display_path(result.plan.script.path)}:{failure.step.line.line}"
+        for problem in failure.problems:
+            click.echo(f"{where}: {failure.step.line.character}: {problem}", err=True)
+
+
+def _print_quality_summary(result: RenderResult) -> None:
+    run = result.run
+    if not result.scored:
+        if run.quality:
+            click.echo("quality: not scored now (refmgr[qa] is not installed or scoring is off)")
+        return
+    retaken = [f for f in run.rendered if len(_tried(result, f)) > 1]
+    passed = sum(1 for step in retaken if step.output not in _failing(result))
+    failed = len(result.gate_failures)
+    if not (result.gated or failed or retaken):
+        return  # nothing to say: the scores are in the lock, `render status` shows them
+    lines = len(run.quality)
+    text = f"quality: {lines - failed} of {lines} lines pass [quality.render]"
+    text += f"; scored {run.scored} outputs"
+    if retaken:
+        text += f"; {len(retaken)} retaken ({passed} now pass)"
+    if failed:
+        text += "; the render fails" if result.gated else " (gate off: reported, not failed)"
+    click.echo(text)
+
+
+def _tried(result: RenderResult, step: Step) -> tuple[Any, ...]:
+    quality = result.run.quality.get(step.output)
+    return () if quality is None else quality.takes
+
+
+def _failing(result: RenderResult) -> set[str]:
+    return {f.step.output for f in result.gate_failures}

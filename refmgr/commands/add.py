@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refmgr import __version__, gitrepo
-from refmgr.audio import check_recording_file, read_recording, resample
+from refmgr.audio import Recording, check_recording_file, read_recording, resample
 from refmgr.backends.base import Codec
 from refmgr.backends.registry import codec_spec, load_codec
 from refmgr.checkpoints import RunOptions, backend_settings
@@ -28,6 +28,7 @@ from refmgr.errors import (
     RefmgrError,
     TokenFileError,
     UsageError,
+    display_path,
 )
 from refmgr.fsutil import read_regular
 from refmgr.manifest import (
@@ -39,6 +40,9 @@ from refmgr.manifest import (
 )
 from refmgr.pins import installed_pin, pin_table, require_installed_matches, with_pin
 from refmgr.project import Project
+from refmgr.quality.available import qa_available, quality_from_env
+from refmgr.quality.base import QualityUnavailable
+from refmgr.quality.gates import judge, refusals
 from refmgr.reference import check_code_ranges
 from refmgr.store import commit, locked
 from refmgr.timestamps import utc_now
@@ -46,6 +50,9 @@ from refmgr.tokens import encode_npy
 from refmgr.tomledit import Key
 from refmgr.versions import installed_version
 from refmgr.voice import voice_profile
+
+if TYPE_CHECKING:
+    from refmgr.quality.reference import ReferenceMeter
 
 TRANSCRIPT_SUFFIXES = (".lab", ".txt")  # the Fish Speech convention first
 # A transcript of 90 s of speech is a few KB; a file this big is not one.
@@ -67,6 +74,7 @@ class AddResult:
     duration_s: float
     replaced: bool
     warnings: tuple[str, ...]
+    quality: dict[str, float] | None = None  # the admission measures, when measured
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +89,7 @@ class AddResult:
             "duration_s": self.duration_s,
             "replaced": self.replaced,
             "warnings": list(self.warnings),
+            "quality": self.quality,
         }
 
 
@@ -104,7 +113,15 @@ def add_references(
     stage: bool = False,
     progress: Progress | None = None,
     options: RunOptions | None = None,
+    quality: bool | None = None,
 ) -> list[AddResult]:
+    """Add ``recordings`` as references, all or none.
+
+    ``quality``: measure each recording (refmgr[qa]) and judge it against
+    [quality.reference]. True requires the extra (QualityUnavailable, exit 2), False
+    skips it (the manifest then has no quality section until `refmgr lint --update`),
+    None follows REFMGR_QUALITY (auto, the default: measure when the extra is installed).
+    """
     if not recordings:
         raise UsageError("no recordings given")
     if len(recordings) > 1 and (name is not None or text is not None or text_file is not None):
@@ -124,6 +141,7 @@ def add_references(
             _check_free(project, item.name)
     _check_writable(project)
 
+    meter = _meter(quality)
     spec = codec_spec(codec_id)
     settings = backend_settings(project, spec.checkpoint, "codec", options or RunOptions())
     notes: tuple[str, ...] = settings["checkpoint"].warnings if "checkpoint" in settings else ()
@@ -133,7 +151,7 @@ def add_references(
     for i, item in enumerate(items):
         if progress:
             progress(i, len(items), item.recording)
-        npy, manifest, result = _encode(project, codec, item, language)
+        npy, manifest, result = _encode(project, codec, item, language, meter)
         staged += [
             (project.tokens_path(item.name), npy),
             (project.manifest_path(item.name), manifest),
@@ -155,6 +173,18 @@ def add_references(
     if stage:
         gitrepo.stage(project.root, [path for path, _ in staged])
     return results
+
+
+def _meter(quality: bool | None) -> ReferenceMeter | None:
+    if quality is None:
+        quality = quality_from_env()
+    if quality is False or (quality is None and not qa_available()):
+        return None
+    if not qa_available():
+        raise QualityUnavailable("reference quality measurement (--quality)")
+    from refmgr.quality.reference import ReferenceMeter  # scorers load on first use
+
+    return ReferenceMeter()
 
 
 def _first_pin(project: Project, codec_id: str) -> list[tuple[Path, bytes]]:
@@ -258,11 +288,36 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
+def _admit(
+    project: Project, meter: ReferenceMeter, item: _Item, recording: Recording
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Measure the recording (before it is discarded) and judge it: the manifest's quality
+    section and the warnings, or AudioError naming every limit it breaks."""
+    measured = meter.measure(recording.samples, recording.sample_rate, item.transcript)
+    verdicts = judge(measured.measures, project.config.quality.reference)
+    refused = refusals(verdicts)
+    if refused:
+        where = display_path(item.recording)
+        raise AudioError(
+            "\n".join([refused[0].message, *(f"{where}: {v.message}" for v in refused[1:])]),
+            item.recording,
+        )
+    return measured.to_manifest(), tuple(v.message for v in verdicts)
+
+
 def _encode(
-    project: Project, codec: Codec, item: _Item, language: str | None
+    project: Project,
+    codec: Codec,
+    item: _Item,
+    language: str | None,
+    meter: ReferenceMeter | None = None,
 ) -> tuple[bytes, bytes, AddResult]:
     spec = codec.spec
     recording = read_recording(item.recording, project.config.limits)
+    quality: dict[str, Any] | None = None
+    quality_warnings: tuple[str, ...] = ()
+    if meter is not None:
+        quality, quality_warnings = _admit(project, meter, item, recording)
     samples = resample(recording.samples, recording.sample_rate, spec.sample_rate)
     try:
         codes = codec.encode(samples)
@@ -322,6 +377,8 @@ def _encode(
         "voice": voice_profile(recording.samples, recording.sample_rate, item.transcript),
         "created": {"at": utc_now(), "refmgr_version": __version__},
     }
+    if quality is not None:
+        data["quality"] = quality
     manifest_path = project.manifest_path(item.name)
     validate_data(data, manifest_path)  # what we write must be what we accept
     result = AddResult(
@@ -335,7 +392,8 @@ def _encode(
         source_bytes=recording.bytes,
         duration_s=round(recording.duration_s, 3),
         replaced=False,
-        warnings=recording.warnings,
+        warnings=recording.warnings + quality_warnings,
+        quality=None if quality is None else quality["measures"],
     )
     return npy, dump_manifest(data), result
 

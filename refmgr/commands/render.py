@@ -9,6 +9,7 @@ CI shard job uploads), ``merge_shards`` joins the locks of a render split with -
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +21,12 @@ from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.deliver.formats import format_for
 from refmgr.deliver.lexicon import load_lexicon
 from refmgr.deliver.loudness import LoudnessTarget
-from refmgr.errors import RefmgrError
+from refmgr.errors import RefmgrError, UsageError
 from refmgr.project import Project, repo_relative
+from refmgr.quality.available import quality_from_env
 from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
 from refmgr.render.cast import cast_script
+from refmgr.render.gate import problems
 from refmgr.render.lockfile import (
     check_owner,
     lock_path,
@@ -35,9 +38,20 @@ from refmgr.render.lockfile import (
 )
 from refmgr.render.mix import MixResult, mix_locked, mix_outputs
 from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
-from refmgr.render.plan import Plan, Shard, make_plan
+from refmgr.render.plan import Action, Plan, Recorded, Shard, Step, make_plan, output_of
 from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
+from refmgr.render.scoring import Scoring
 from refmgr.render.script import Script, read_script, script_name, script_source
+from refmgr.render.takes import LineQuality
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    """A line whose output fails the quality gate: what it fails, one phrase each."""
+
+    step: Step
+    quality: LineQuality
+    problems: list[str]
 
 
 @dataclass(frozen=True)
@@ -46,10 +60,14 @@ class RenderResult:
     run: RunResult
     mix: MixResult | None = None
     mix_error: RefmgrError | None = None
+    scored: bool = False  # the outputs were scored (the qa extra is installed, scoring is on)
+    gated: bool = False  # failing the gate fails the render
+    gate_failures: list[GateFailure] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.run.failures and self.mix_error is None
+        failed_gate = self.gated and bool(self.gate_failures)
+        return not self.run.failures and self.mix_error is None and not failed_gate
 
     def to_json(self) -> dict[str, Any]:
         run = self.run
@@ -67,6 +85,41 @@ class RenderResult:
             # what `render mix --json` prints: format, subtitles, record, loudness
             "mix_details": None if self.mix is None else self.mix.to_json(),
             "seconds": round(run.seconds, 3),
+            "quality": self.quality_json(),
+        }
+
+    def quality_json(self) -> dict[str, Any]:
+        """Each output's scores, problems and takes, and whether the render was gated."""
+        failing = {f.step.output: f.problems for f in self.gate_failures}
+        lines = []
+        for step in self.plan.selected():
+            quality = self.run.quality.get(step.output)
+            facts = self.run.facts.get(step.output)
+            if quality is None or facts is None or facts.sha256 != quality.sha256:
+                continue
+            lines.append(
+                {
+                    "id": step.line.label,
+                    "line": step.line.line,
+                    "character": step.line.character,
+                    "scores": dict(quality.scores),
+                    "problems": failing.get(step.output, []),
+                    "take": None
+                    if facts.take == 1
+                    else {"take": facts.take, "seed": facts.take_seed},
+                    "takes": [
+                        {"take": t.take, "seed": t.seed, "scores": dict(t.scores or {})}
+                        for t in quality.takes
+                    ],
+                }
+            )
+        return {
+            "scored": self.scored,
+            "gate": self.gated,
+            "scored_now": self.run.scored,
+            "scorers": self.run.scorer_pins,
+            "failed": [f.step.line.label for f in self.gate_failures],
+            "lines": lines,
         }
 
 
@@ -83,16 +136,29 @@ class RenderOptions:
     only: tuple[str, ...] = ()  # line ids or numbers
     shard: Shard | None = None
     require_committed: bool = False
+    # Fail the render (exit 1) if a line fails [quality.render]; needs the qa extra.
+    gate: bool = False
+    retakes: int | None = None  # None: quality.render.retakes in refmgr.toml
+    # Score the outputs: None as REFMGR_QUALITY says (auto: when refmgr[qa] is installed
+    # and quality.render.score is on); True requires refmgr[qa] (a usage error without),
+    # False never (unless gate).
+    score: bool | None = None
 
 
 def _index(project: Project, script_name: str) -> OutputIndex:
     return OutputIndex.load(project.state_dir / f"render-{script_name}.outputs.json")
 
 
+@dataclass(frozen=True)
+class _Planned:
+    plan: Plan
+    engine: Engine
+    index: OutputIndex
+    recorded: dict[str, Recorded]  # what the last lock says, by output path
+
+
 @contextlib.contextmanager
-def _planned(
-    project: Project, script: Script, options: RenderOptions
-) -> Iterator[tuple[Plan, Engine, OutputIndex]]:
+def _planned(project: Project, script: Script, options: RenderOptions) -> Iterator[_Planned]:
     check_owner(project, script.name, script.source, script.path)
     spec = engine_spec(options.engine_id or project.config.engines.default)
     # The cast first: a script none of whose voices the engine can clone from is refused
@@ -114,10 +180,7 @@ def _planned(
     )
     try:
         index = _index(project, script.name)
-        try:
-            previous = read_lock(lock_path(project, script.name))
-        except RefmgrError:
-            previous = None  # rewritten by this render; it only explained staleness
+        recorded = _recorded(project, script.name, options.shard)
         plan = make_plan(
             project,
             script,
@@ -129,13 +192,27 @@ def _planned(
             force=options.force,
             only=options.only,
             shard=options.shard,
-            previous=recorded_outputs(previous) if previous else None,
+            previous=recorded,
             index=index,
             lexicon=load_lexicon(project.root),
         )
-        yield plan, engine, index
+        yield _Planned(plan, engine, index, recorded)
     finally:
         engine.close()
+
+
+def _recorded(project: Project, name: str, shard: Shard | None) -> dict[str, Recorded]:
+    """What the script's lock (and a shard's own lock) records of each output."""
+    recorded: dict[str, Recorded] = {}
+    paths = [lock_path(project, name)] + ([lock_path(project, name, shard)] if shard else [])
+    for path in paths:
+        try:
+            lock = read_lock(path)
+        except RefmgrError:
+            continue  # rewritten by this render; it only explained staleness and held scores
+        if lock is not None:
+            recorded.update(recorded_outputs(lock))
+    return recorded
 
 
 def _read_script(project: Project, script_path: Path) -> Script:
@@ -147,8 +224,45 @@ def plan_render(
     project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
 ) -> Plan:
     """What ``render_script`` with the same options would do; writes nothing."""
-    with _planned(project, _read_script(project, script_path), options) as (plan, _, _):
-        return plan
+    with _planned(project, _read_script(project, script_path), options) as planned:
+        return planned.plan
+
+
+@dataclass(frozen=True)
+class LineScores:
+    """A line's scores as the lock records them, judged by [quality.render] now."""
+
+    quality: LineQuality
+    take: tuple[int, int] | None  # the retake its output is, if not the first take
+    problems: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scores": dict(self.quality.scores),
+            "problems": self.problems,
+            "take": None if self.take is None else {"take": self.take[0], "seed": self.take[1]},
+            "takes_tried": max(1, len(self.quality.takes)),
+        }
+
+
+def recorded_scores(project: Project, plan: Plan) -> dict[str, LineScores]:
+    """The scores the lock holds for the outputs ``plan`` keeps, by output path (what
+    ``render status`` shows): nothing is scored."""
+    recorded = _recorded(project, plan.script.name, plan.shard)
+    limits = project.config.quality.render
+    found = {}
+    for step in plan.steps:
+        have = output_of(step, plan.existing) if step.action is Action.KEEP else None
+        entry = recorded.get(step.output)
+        if have is None or entry is None or entry.quality is None:
+            continue
+        if entry.sha256 != have.sha256:
+            continue
+        scores = entry.quality.scores
+        found[step.output] = LineScores(
+            entry.quality, entry.take, problems(scores, limits, draft=plan.engine.draft)
+        )
+    return found
 
 
 def render_script(
@@ -166,21 +280,84 @@ def render_script(
         raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
     if mix is not None:
         format_for(mix)  # a name with no known format fails before anything renders
+    limits = project.config.quality.render
+    if options.gate:
+        _require_qa("--gate")
+    elif options.score or (options.score is None and quality_from_env()):
+        _require_qa("quality scoring")
+    wanted = quality_from_env() if options.score is None else options.score
+    score = options.gate or (limits.score if wanted is None else wanted)
     script = _read_script(project, script_path)
     with (
         render_lock(project, script.name),
-        _planned(project, script, options) as (plan, engine, index),
+        _planned(project, script, options) as planned,
     ):
-        run = run_plan(project, plan, engine, index=index, progress=progress)
+        plan = planned.plan
+        scoring = _scoring(project, draft=plan.engine.draft) if score else None
+        try:
+            run = run_plan(
+                project,
+                plan,
+                planned.engine,
+                index=planned.index,
+                progress=progress,
+                scoring=scoring,
+                retakes=limits.retakes if options.retakes is None else options.retakes,
+                recorded=planned.recorded,
+            )
+        finally:
+            if scoring is not None:
+                scoring.close()
+    result = RenderResult(
+        plan,
+        run,
+        scored=scoring is not None,
+        gated=options.gate,
+        gate_failures=gate_failures(project, plan, run),
+    )
     if mix is None:
-        return RenderResult(plan=plan, run=run)
+        return result
     try:
         gap = project.config.render.gap_s if gap_s is None else gap_s
-        return RenderResult(
-            plan, run, mix=mix_outputs(project, plan, run.facts, mix, gap_s=gap, loudness=loudness)
-        )
+        mixed = mix_outputs(project, plan, run.facts, mix, gap_s=gap, loudness=loudness)
+        return dataclasses.replace(result, mix=mixed)
     except RefmgrError as e:
-        return RenderResult(plan, run, mix_error=e)
+        return dataclasses.replace(result, mix_error=e)
+
+
+def _require_qa(what: str) -> None:
+    from refmgr.quality.available import missing_modules
+    from refmgr.quality.base import QualityUnavailable
+
+    missing = missing_modules()
+    if missing:
+        # Asked for and impossible: a usage error (exit 2), before anything is rendered.
+        problem = QualityUnavailable("quality scoring", f"no {', '.join(missing)}")
+        raise UsageError(f"{what}: {problem.message}")
+
+
+def _scoring(project: Project, *, draft: bool) -> Scoring | None:
+    """The render's scoring, or None without the qa extra (the render goes on unscored)."""
+    from refmgr.quality.available import qa_available
+
+    if not qa_available():
+        return None
+    return Scoring(project, project.config.quality.render, draft=draft)
+
+
+def gate_failures(project: Project, plan: Plan, run: RunResult) -> list[GateFailure]:
+    """The lines of this run whose scores fail [quality.render], in script order."""
+    limits = project.config.quality.render
+    found = []
+    for step in plan.selected():
+        quality = run.quality.get(step.output)
+        have = run.facts.get(step.output)
+        if quality is None or have is None or have.sha256 != quality.sha256:
+            continue
+        failed = problems(quality.scores, limits, draft=plan.engine.draft)
+        if failed:
+            found.append(GateFailure(step, quality, failed))
+    return found
 
 
 def mix_script(

@@ -12,11 +12,17 @@ its content hashes, which is what decides the sound and what its manifest in git
      "engine": {"id", "draft", "pins"},
      "references": {NAME: {"inputs": {codec, tokens_sha256, ...}}},
      "entries": [{"index", "id", "character", "text", "params", "key",
-                  "output": {"path", "sha256", "bytes", "duration_s", "sample_rate"}}],
+                  "output": {"path", "sha256", "bytes", "duration_s", "sample_rate"},
+                  "take": {"take", "seed"},               (only a retake: see takes.py)
+                  "quality": {"score_key", "scores", "takes"}}],  (only when scored)
+     "scorers": {"pins"},                                  (only when a line is scored)
      "missing": [{"index", "id", "character", "output"}]}
 
 An entry's key is ``cache_key(key_document(engine, references[character].inputs, text,
-params))``, so anyone can check it. ``script_path`` is the script the lock belongs to
+params))``, so anyone can check it; ``take`` says that the output is not the line's first
+take but the retake with that number and seed, which a later render synthesizes directly.
+``quality`` holds the scores of the output (scoring.py), keyed by what they depend on, and
+``takes`` the scores of every take tried when there was more than one. ``script_path`` is the script the lock belongs to
 (relative to the repository root, or only its file name for a script outside it): scripts
 share ``renders/NAME/`` by file name, so a render, merge or mix of another script with the
 same name is refused rather than allowed to replace this one's outputs.
@@ -36,6 +42,7 @@ from refmgr.project import Project
 from refmgr.render.output import OutputFacts
 from refmgr.render.plan import Plan, Recorded, Shard, Step, key_document, output_of
 from refmgr.render.script import SHARD_MARK
+from refmgr.render.takes import LineQuality
 
 LOCK_VERSION = 1
 
@@ -77,9 +84,16 @@ def _owner(path: Path) -> str | None:
     return owner if isinstance(owner, str) else None
 
 
-def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
-    """The lock of ``plan`` given the outputs now on disk (``facts``, by path)."""
+def build_lock(
+    plan: Plan,
+    facts: Mapping[str, OutputFacts],
+    quality: Mapping[str, LineQuality] | None = None,
+    scorer_pins: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The lock of ``plan`` given the outputs now on disk (``facts``, by path) and the
+    scores of those outputs (``quality``, by path, with the pins of the scorers)."""
     entries, missing = [], []
+    scored = False
     references: dict[str, Any] = {}
     for step in plan.selected():
         have = output_of(step, facts)
@@ -90,23 +104,28 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
         if character not in references:
             references[character] = {"inputs": plan.cast.members[character].key_inputs()}
         assert step.params is not None
-        lexicon = {"lexicon": step.lexicon} if step.lexicon else {}
-        entries.append(
-            {
-                **lexicon,  # the lexicon.toml entries in the key, where any match
-                **_where(step),
-                "text": step.line.text,
-                "params": {k: getattr(step.params, k) for k in step.params.__dataclass_fields__},
-                "key": step.key,
-                "output": {
-                    "path": step.output,
-                    "sha256": have.sha256,
-                    "bytes": have.bytes,
-                    "duration_s": have.duration_s,
-                    "sample_rate": have.sample_rate,
-                },
-            }
-        )
+        entry: dict[str, Any] = {
+            # the lexicon.toml entries in the key, where any match
+            **({"lexicon": step.lexicon} if step.lexicon else {}),
+            **_where(step),
+            "text": step.line.text,
+            "params": {k: getattr(step.params, k) for k in step.params.__dataclass_fields__},
+            "key": step.key,
+            "output": {
+                "path": step.output,
+                "sha256": have.sha256,
+                "bytes": have.bytes,
+                "duration_s": have.duration_s,
+                "sample_rate": have.sample_rate,
+            },
+        }
+        if have.take > 1 and have.take_seed is not None:
+            entry["take"] = {"take": have.take, "seed": have.take_seed}
+        line_quality = (quality or {}).get(step.output)
+        if line_quality is not None and line_quality.sha256 == have.sha256:
+            entry["quality"] = line_quality.as_json()
+            scored = True
+        entries.append(entry)
     lock: dict[str, Any] = {
         "lock_version": LOCK_VERSION,
         "script": plan.script.name,
@@ -120,6 +139,8 @@ def build_lock(plan: Plan, facts: Mapping[str, OutputFacts]) -> dict[str, Any]:
     }
     if plan.shard is not None:
         lock["shard"] = {"index": plan.shard.index, "count": plan.shard.count}
+    if scored and scorer_pins is not None:
+        lock["scorers"] = {"pins": dict(scorer_pins)}
     return lock
 
 
@@ -207,6 +228,7 @@ def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
     document and sha256."""
     recorded = {}
     engine = lock["engine"]
+    scorers = lock.get("scorers")
     for entry in lock["entries"]:
         document = key_document(
             engine_id=engine["id"],
@@ -217,7 +239,14 @@ def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
             lexicon=entry.get("lexicon") if isinstance(entry.get("lexicon"), dict) else None,
         )
         output = entry["output"]
-        recorded[output["path"]] = Recorded(document, output["sha256"])
+        take = entry.get("take")
+        recorded[output["path"]] = Recorded(
+            document,
+            output["sha256"],
+            take=None if take is None else (take["take"], take["seed"]),
+            quality=LineQuality.from_json(entry.get("quality"), output["sha256"]),
+            scorer_pins=scorers["pins"] if scorers is not None else None,
+        )
     return recorded
 
 
@@ -231,6 +260,7 @@ def merge_locks(locks: Iterable[tuple[Path, Mapping[str, Any]]]) -> dict[str, An
     count = _shard_of(first_path, first)[1]
     seen: dict[int, Path] = {}
     references: dict[str, Any] = {}
+    scorers: dict[str, Any] | None = None
     entries: list[Any] = []
     missing: list[Any] = []
     for path, lock in shards:
@@ -250,6 +280,14 @@ def merge_locks(locks: Iterable[tuple[Path, Mapping[str, Any]]]) -> dict[str, An
         for name, ref in lock["references"].items():
             if references.setdefault(name, ref) != ref:
                 raise RefmgrError(f"reference '{name}' differs between shards", path)
+        if "scorers" in lock:
+            if scorers is not None and lock["scorers"] != scorers:
+                raise RefmgrError(
+                    "the quality scorers differ from another shard's (other versions of "
+                    "refmgr[qa]): render the shards again with one set-up",
+                    path,
+                )
+            scorers = lock["scorers"]
         entries += lock["entries"]
         missing += lock["missing"]
     absent = sorted(set(range(1, count + 1)) - set(seen))
@@ -259,7 +297,9 @@ def merge_locks(locks: Iterable[tuple[Path, Mapping[str, Any]]]) -> dict[str, An
             f"({len(absent)} of {count} shards absent): render it with --shard, then merge",
             first_path.parent,
         )
-    merged = {k: v for k, v in first.items() if k != "shard"}
+    merged = {k: v for k, v in first.items() if k not in ("shard", "scorers")}
+    if scorers is not None:
+        merged["scorers"] = scorers
     merged["references"] = dict(sorted(references.items()))
     merged["entries"] = sorted(entries, key=lambda e: int(e["index"]))
     merged["missing"] = sorted(missing, key=lambda e: int(e["index"]))

@@ -1,7 +1,8 @@
 """Rendered lines on disk: 16-bit PCM WAV files that carry their own cache key.
 
 Each output holds a RIFF ``LIST/INFO`` comment (``ICMT``) naming the cache key it was made
-for, and for draft engines a warning that it is not a clone. The files therefore describe
+for, the take and seed when a retake (see takes.py) replaced the line's first take, and
+for draft engines a warning that it is not a clone. The files therefore describe
 themselves: a render killed at any moment, or a ``renders/`` folder restored from a CI
 cache, is recognised line by line without trusting any other record, and the lock is
 rebuilt from what is really there. Audio players ignore the chunk.
@@ -25,7 +26,10 @@ import numpy.typing as npt
 from refmgr.backends.base import Synthesis
 from refmgr.errors import BackendError
 
+Take = tuple[int, int]  # (take number from 1, seed it was synthesized with)
+
 KEY_COMMENT = re.compile(rb"refmgr render key=([0-9a-f]{64})")
+TAKE_COMMENT = re.compile(rb"; take=([2-9]|[1-9][0-9]{1,3}) seed=([0-9]{1,10});")
 SUFFIX = ".wav"
 
 
@@ -36,10 +40,19 @@ class OutputFacts:
     bytes: int
     duration_s: float
     sample_rate: int
+    # A retake (see takes.py): which take of the line the file holds, and the seed it was
+    # made with instead of the line's own. The first take is 1, with the line's seed.
+    take: int = 1
+    take_seed: int | None = None
 
 
-def encode_output(synthesis: Synthesis, *, key: str, engine_id: str, draft: bool) -> bytes:
-    """The bytes of an output file: the audio as 16-bit PCM, then the INFO chunk."""
+def encode_output(
+    synthesis: Synthesis, *, key: str, engine_id: str, draft: bool, take: Take | None = None
+) -> bytes:
+    """The bytes of an output file: the audio as 16-bit PCM, then the INFO chunk.
+
+    ``take``: (number, seed) of a retake; the first take's file does not mention it, so
+    renders without retakes give the bytes they always gave."""
     audio = np.asarray(synthesis.audio, dtype=np.float32)
     if audio.ndim != 1 or audio.size == 0:
         raise BackendError(f"engine '{engine_id}' returned no mono audio (shape {audio.shape})")
@@ -47,7 +60,10 @@ def encode_output(synthesis: Synthesis, *, key: str, engine_id: str, draft: bool
         raise BackendError(f"engine '{engine_id}' returned NaN or infinite samples")
     if synthesis.sample_rate <= 0:
         raise BackendError(f"engine '{engine_id}' returned sample rate {synthesis.sample_rate}")
-    comment = f"refmgr render key={key}; engine={engine_id}"
+    comment = f"refmgr render key={key}"
+    if take is not None and take[0] > 1:
+        comment += f"; take={take[0]} seed={take[1]}"
+    comment += f"; engine={engine_id}"
     if draft:
         comment += "; DRAFT: a scratch voice for timing, not a clone of the reference"
     return _wav(audio, synthesis.sample_rate, comment.encode("ascii"))
@@ -67,6 +83,22 @@ def _wav(audio: npt.NDArray[np.float32], rate: int, comment: bytes) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
+def pcm_of(data: bytes) -> tuple[npt.NDArray[np.float32], int]:
+    """The samples of an output file (as ``facts_of`` accepted it) in [-1, 1], and its rate:
+    what the quality scorers measure, exactly as it is on disk."""
+    pos, rate, pcm = 12, 0, b""
+    while pos + 8 <= len(data):
+        chunk_id = data[pos : pos + 4]
+        (size,) = struct.unpack("<I", data[pos + 4 : pos + 8])
+        if chunk_id == b"fmt " and size >= 16:
+            (rate,) = struct.unpack("<I", data[pos + 12 : pos + 16])
+        elif chunk_id == b"data":
+            pcm = data[pos + 8 : pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    return samples.astype(np.float32) / 32767.0, rate
+
+
 def facts_of(data: bytes) -> OutputFacts | None:
     """What an output file's bytes say about it; None if they are not a whole refmgr output."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
@@ -74,7 +106,7 @@ def facts_of(data: bytes) -> OutputFacts | None:
     (riff_size,) = struct.unpack("<I", data[4:8])
     if riff_size + 8 != len(data):
         return None  # truncated or padded: never trust it
-    pos, rate, block, frames, key = 12, 0, 0, -1, None
+    pos, rate, block, frames, key, take = 12, 0, 0, -1, None, None
     while pos + 8 <= len(data):
         chunk_id = data[pos : pos + 4]
         (size,) = struct.unpack("<I", data[pos + 4 : pos + 8])
@@ -88,6 +120,7 @@ def facts_of(data: bytes) -> OutputFacts | None:
         elif chunk_id == b"LIST" and body[:4] == b"INFO":
             found = KEY_COMMENT.search(body)
             key = found.group(1).decode() if found else None
+            take = TAKE_COMMENT.search(body)
         pos += 8 + size + (size & 1)
     if key is None or rate <= 0 or frames < 0:
         return None
@@ -97,6 +130,8 @@ def facts_of(data: bytes) -> OutputFacts | None:
         bytes=len(data),
         duration_s=round(frames / rate, 6),
         sample_rate=rate,
+        take=int(take.group(1)) if take else 1,
+        take_seed=int(take.group(2)) if take else None,
     )
 
 

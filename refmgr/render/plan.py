@@ -28,6 +28,7 @@ from refmgr.project import Project, repo_relative
 from refmgr.render.cast import Cast
 from refmgr.render.output import SUFFIX, OutputFacts, OutputIndex, read_outputs
 from refmgr.render.script import Script, ScriptError, ScriptLine
+from refmgr.render.takes import LineQuality
 
 KEY_VERSION = 1  # bump when the key's document changes shape: every line renders again
 OUTPUT_FORMAT = "wav-pcm16"
@@ -73,6 +74,9 @@ class Step:
     error: RefmgrError | None = None  # FAILED
     spoken: str | None = None  # the text the engine gets, lexicon applied; None: the line's
     lexicon: dict[str, Any] | None = None  # the lexicon entries that match (see key_document)
+    # RENDER: (take, seed) of the retake the last lock chose for this key, made directly
+    # instead of searching again (see takes.py); None: start from the line's own seed.
+    replay: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,14 @@ class Plan:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What an earlier lock says of an output: the key document it was made from, its sha256."""
+    """What an earlier lock says of an output: the key document it was made from, its
+    sha256, the retake it is (take, seed) if it is not the line's first take, its scores."""
 
     document: Mapping[str, Any]
     sha256: str
+    take: tuple[int, int] | None = None
+    quality: LineQuality | None = None
+    scorer_pins: Mapping[str, str] | None = None  # the lock's scorers, which measured ``quality``
 
 
 def output_of(step: Step, facts: Mapping[str, OutputFacts]) -> OutputFacts | None:
@@ -323,8 +331,11 @@ def _step(
         return dataclasses.replace(
             step, action=Action.SKIP, reason=why_skipped + ("" if fresh else "; stale")
         )
+    if previous is not None and previous.take is not None and _made_for(previous, key):
+        step = dataclasses.replace(step, replay=previous.take)
     if force:
-        return dataclasses.replace(step, reason="--force")
+        # Searched again: deterministic, but the gate's limits may have changed since.
+        return dataclasses.replace(step, reason="--force", replay=None)
     if have is not None and have.key == key:
         if previous is not None and previous.sha256 != have.sha256 and _made_for(previous, key):
             # Right key, other bytes: the file was changed or damaged after it was locked.

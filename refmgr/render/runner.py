@@ -9,16 +9,25 @@ leaves a lock that only lists outputs that are really there:
 4. write the final lock. On Ctrl-C it is written with what finished, then exit 130.
 
 Finished outputs carry their key (see output.py), so a restarted render keeps them.
+
+With scoring (scoring.py), each take is scored in a worker thread while the engine speaks
+the next line, and a line whose take fails the gate is retaken (takes.py) before the
+lines after it. A line's first take is written at once; a later take replaces it only if
+it is better, so the output on disk is always a whole take of the line.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import errno
+import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -29,11 +38,16 @@ from refmgr.fsutil import atomic_write
 from refmgr.project import Project
 from refmgr.render.lockfile import build_lock, lock_path, write_lock
 from refmgr.render.output import OutputFacts, OutputIndex, encode_output, facts_of, stamp
-from refmgr.render.plan import Action, Plan, Step
+from refmgr.render.plan import Action, Plan, Recorded, Step, cache_key, output_of
+from refmgr.render.scoring import Scoring
+from refmgr.render.takes import LineQuality, Scores, TakeResult, TakeSearch
 
 # (done, total, step just finished): called with (0, total, None) before the first line.
 Progress = Callable[[int, int, Step | None], None]
 RENDER_LOCK_WAIT_S = 0.5
+# Takes synthesized but not yet scored, at most: the engine runs ahead while the scorer
+# loads its models (seconds) and catches up after; a bound keeps the bytes held in check.
+MAX_WAITING = 32
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,10 @@ class RunResult:
     failures: list[Failure] = field(default_factory=list)  # refused lines first, then the rest
     lock: Path | None = None
     seconds: float = 0.0
+    quality: dict[str, LineQuality] = field(default_factory=dict)  # by output path
+    scorer_pins: dict[str, str] | None = None  # of the scores in ``quality``
+    takes: int = 0  # takes synthesized: the lines rendered, and their retakes
+    scored: int = 0  # outputs scored in this run (the others' scores were in the lock)
 
 
 @contextlib.contextmanager
@@ -71,9 +89,16 @@ def run_plan(
     *,
     index: OutputIndex | None = None,
     progress: Progress | None = None,
+    scoring: Scoring | None = None,
+    retakes: int = 0,
+    recorded: Mapping[str, Recorded] | None = None,
 ) -> RunResult:
     """Apply ``plan`` (call inside ``render_lock``). Per-line failures are collected in the
-    result; a write that fails for lack of space or permission stops the run."""
+    result; a write that fails for lack of space or permission stops the run.
+
+    ``scoring``: score every output this run leaves whose scores ``recorded`` (what the last
+    lock says, by output path) does not hold, and retake a failing line up to ``retakes``
+    times. None: nothing is scored; the recorded scores stay with the outputs they are of."""
     started = time.monotonic()
     outputs_dir = project.write_dir(project.renders_dir / plan.script.name)
     _remove_temporaries(outputs_dir)
@@ -85,33 +110,46 @@ def run_plan(
     ]
     path = lock_path(project, plan.script.name, plan.shard)
     replaced = {s.output for s in work}
-    write_lock(path, build_lock(plan, {k: v for k, v in result.facts.items() if k not in replaced}))
+    books = _Books(recorded or {}, scoring)
+    result.scorer_pins = scoring.pins if scoring is not None else books.pins
+    for step in plan.selected():
+        have = output_of(step, result.facts)
+        kept = None if have is None else books.valid(step, have.sha256)
+        if kept is not None and step.output not in replaced:
+            result.quality[step.output] = kept
+    kept_facts = {k: v for k, v in result.facts.items() if k not in replaced}
+    write_lock(path, build_lock(plan, kept_facts, result.quality, result.scorer_pins))
     staged = _stage_sources(project, work)
+    takes = _Takes(project, plan, engine, result, books, retakes, index, progress, len(work))
     try:
-        if progress is not None:
-            progress(0, len(work), None)
-        for done, step in enumerate(work, start=1):
+        takes.report(None)
+        for step in work:
             if step.action is Action.REUSE:
                 _reuse(project, plan, step, staged.pop(step.output), result)
-            else:
-                _render(project, plan, step, engine, result)
-            if index is not None and step.output in result.facts:
-                target = project.root / step.output
-                index.record(target.name, stamp(target), result.facts[step.output])
-            if progress is not None:
-                progress(done, len(work), step)
+                _record(project, index, step, result)
+                takes.report(step)
+        for step in plan.selected():
+            if step.action in (Action.KEEP, Action.REUSE):
+                takes.score_existing(step)
+        for step in work:
+            if step.action is Action.RENDER:
+                takes.start(step)
+        takes.finish()
+        # Lines finish in the order their scores come back: report them in script order.
+        result.rendered.sort(key=lambda step: step.line.index)
         if not plan.partial:
             _remove_orphans(project, plan, result)
     except BaseException:
         # Ctrl-C, a full disk, a bug: lock what is finished before going.
+        takes.abandon()
         with contextlib.suppress(RefmgrError):
-            write_lock(path, build_lock(plan, result.facts))
+            write_lock(path, build_lock(plan, result.facts, result.quality, result.scorer_pins))
         raise
     finally:
         for leftover in staged.values():
             with contextlib.suppress(OSError):
                 leftover.unlink()
-    write_lock(path, build_lock(plan, result.facts))
+    write_lock(path, build_lock(plan, result.facts, result.quality, result.scorer_pins))
     if index is not None:
         index.save([PurePosixPath(output).name for output in result.facts])
     result.lock = path
@@ -119,41 +157,285 @@ def run_plan(
     return result
 
 
-def _render(project: Project, plan: Plan, step: Step, engine: Engine, result: RunResult) -> None:
-    assert step.key is not None and step.params is not None
-    member = plan.cast.members[step.line.character]
-    try:
-        text = step.line.text if step.spoken is None else step.spoken  # lexicon applied
-        synthesis = engine.synthesize(member.voice, text, step.params)
-        data = encode_output(
-            synthesis, key=step.key, engine_id=plan.engine.id, draft=plan.engine.draft
+def _record(project: Project, index: OutputIndex | None, step: Step, result: RunResult) -> None:
+    if index is not None and step.output in result.facts:
+        target = project.root / step.output
+        index.record(target.name, stamp(target), result.facts[step.output])
+
+
+class _Books:
+    """The scores an earlier lock recorded, and which of them still hold."""
+
+    def __init__(self, recorded: Mapping[str, Recorded], scoring: Scoring | None) -> None:
+        self.scoring = scoring
+        # By the line's key and the sha256 of the output measured: a renumbered line's
+        # copied output keeps its scores and takes.
+        self.by_output = {
+            (cache_key(r.document), r.sha256): r.quality
+            for r in recorded.values()
+            if r.quality is not None
+        }
+        self.pins = next((dict(r.scorer_pins) for r in recorded.values() if r.scorer_pins), None)
+        self.by_path = recorded
+
+    def prior(self, step: Step, sha256: str) -> LineQuality | None:
+        assert step.key is not None
+        return self.by_output.get((step.key, sha256))
+
+    def valid(self, step: Step, sha256: str) -> LineQuality | None:
+        """The recorded scores of ``step``'s output ``sha256`` if they still hold: measured
+        by these scorers against these voices (any, when nothing is scored this run)."""
+        prior = self.prior(step, sha256)
+        if prior is None or self.scoring is None:
+            return prior
+        key = self.scoring.score_key(sha256, text=step.line.text, character=step.line.character)
+        return prior if prior.score_key == key else None
+
+    def scores_of(self, step: Step, sha256: str) -> Scores | None:
+        """Recorded scores of output bytes ``sha256`` of ``step``'s line that still hold:
+        the output's own, or those of any take tried for it (a search done again)."""
+        chosen = self.valid(step, sha256)
+        if chosen is not None:
+            return chosen.scores
+        recorded = self.by_path.get(step.output)
+        if recorded is None or recorded.quality is None or self.scoring is None:
+            return None
+        if cache_key(recorded.document) != step.key:
+            return None
+        if self.valid(step, recorded.sha256) is None:
+            return None  # measured by other scorers, or against other voices
+        return next((t.scores for t in recorded.quality.takes if t.sha256 == sha256), None)
+
+    def search_of(self, step: Step) -> tuple[TakeResult, ...]:
+        """The takes the last lock says were tried for ``step``'s output (its replay)."""
+        recorded = self.by_path.get(step.output)
+        if recorded is None or recorded.quality is None or recorded.take != step.replay:
+            return ()
+        return recorded.quality.takes
+
+
+@dataclass
+class _Line:
+    """A line being rendered: its search, and the bytes of its takes not on disk."""
+
+    step: Step
+    search: TakeSearch
+    on_disk: int | None = None  # the take its output file holds
+    pending: dict[int, bytes] = field(default_factory=dict)  # take -> output file bytes
+
+
+# A score being computed: the line it decides (None: an output kept or copied, scored
+# only for the lock), its step, take, seed and output sha256.
+_Waiting = tuple[_Line | None, Step, int, int, str]
+
+
+class _Takes:
+    """Synthesize each line's takes; score them in the scoring worker while the engine
+    speaks the next line; retake what fails. A line is done when its search is."""
+
+    def __init__(
+        self,
+        project: Project,
+        plan: Plan,
+        engine: Engine,
+        result: RunResult,
+        books: _Books,
+        retakes: int,
+        index: OutputIndex | None,
+        progress: Progress | None,
+        total: int,
+    ) -> None:
+        self.project, self.plan, self.engine, self.result = project, plan, engine, result
+        self.books, self.scoring = books, books.scoring
+        self.retakes, self.index = retakes, index
+        self.progress, self.total, self.done = progress, total, 0
+        self.queue: collections.deque[_Line] = collections.deque()
+        self.waiting: dict[Future[Scores], _Waiting] = {}
+
+    def report(self, step: Step | None) -> None:
+        if step is not None:
+            self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, step)
+
+    def score_existing(self, step: Step) -> None:
+        """The scores of an output this run keeps or copies: the lock's if they hold, else
+        (when scoring) measured now."""
+        have = output_of(step, self.result.facts)
+        if have is None or step.output in self.result.quality:
+            return
+        kept = self.books.valid(step, have.sha256)
+        if kept is not None:
+            self.result.quality[step.output] = kept
+            return
+        if self.scoring is None:
+            return
+        try:
+            data = (self.project.root / step.output).read_bytes()
+        except OSError:
+            return  # gone since the plan: left unscored, the next render sees to it
+        future = self.scoring.submit(data, text=step.line.text, character=step.line.character)
+        self.waiting[future] = (None, step, have.take, have.take_seed or 0, have.sha256)
+
+    def start(self, step: Step) -> None:
+        assert step.params is not None and step.key is not None
+        # A line that sets its own seed is pinned by hand: never retaken.
+        pinned = "seed" in step.line.overrides or self.scoring is None
+        search = TakeSearch(
+            key=step.key,
+            first_seed=step.params.seed,
+            limit=1 if pinned else 1 + self.retakes,
+            replay=step.replay,
         )
-    except RefmgrError as e:
-        result.failures.append(Failure(step, e))
-        return
-    except Exception as e:  # an engine's own failure (CUDA out of memory, ...) ends one line
-        result.failures.append(
-            Failure(
-                step, BackendError(f"engine '{plan.engine.id}' failed: {type(e).__name__}: {e}")
+        self.queue.append(_Line(step, search))
+        self._pump(drain=False)
+
+    def finish(self) -> None:
+        while self.queue or self.waiting:
+            self._pump(drain=True)
+
+    def abandon(self) -> None:
+        for future in self.waiting:
+            future.cancel()
+
+    def _pump(self, *, drain: bool) -> None:
+        """Take in the scores that are ready, then synthesize one take. Waits for a score
+        only when there is nothing else to do, or when MAX_WAITING takes are waiting."""
+        self._collect(block=(drain and not self.queue) or len(self.waiting) >= MAX_WAITING)
+        if self.queue:
+            self._synthesize(self.queue.popleft())
+
+    def _collect(self, *, block: bool) -> None:
+        if not self.waiting:
+            return
+        ready, _ = wait(
+            list(self.waiting), timeout=None if block else 0, return_when=FIRST_COMPLETED
+        )
+        for future in ready:
+            line, step, take, seed, sha256 = self.waiting.pop(future)
+            # A scorer's own failure (a weight file off its pin) ends the run here.
+            scores = future.result()
+            assert self.scoring is not None
+            self.result.scored += 1
+            if line is None:
+                self.result.quality[step.output] = LineQuality(
+                    sha256, self._score_key(step, sha256), scores
+                )
+                continue
+            line.search.tried.append(
+                TakeResult(take, seed, sha256, scores, self.scoring.judge(scores))
             )
-        )
-        return
-    target = project.root / step.output
-    try:
-        atomic_write(target, data)
-    except OSError as e:
-        # Out of space or permission: every later line would fail the same way.
-        hint = " (disk full)" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
-        raise RefmgrError(
-            f"cannot write{hint}: {e.strerror}; {len(result.rendered)} lines were rendered "
-            "and locked, run again to resume",
-            target,
-        ) from None
-    facts = facts_of(data)
-    assert facts is not None
-    result.facts[step.output] = facts
-    result.rendered.append(step)
-    failpoint("render-after-output")
+            self._settled(line)
+
+    def _settled(self, line: _Line) -> None:
+        """A take of ``line`` is judged: retake it, or finish it."""
+        if line.search.next_take() is not None:
+            self.queue.appendleft(line)  # its retake goes next
+        else:
+            self._finish(line)
+
+    def _synthesize(self, line: _Line) -> None:
+        step = line.step
+        assert step.key is not None and step.params is not None
+        upcoming = line.search.next_take()
+        assert upcoming is not None
+        take, seed = upcoming
+        member = self.plan.cast.members[step.line.character]
+        self.result.takes += 1
+        try:
+            text = step.line.text if step.spoken is None else step.spoken  # lexicon applied
+            synthesis = self.engine.synthesize(
+                member.voice, text, dataclasses.replace(step.params, seed=seed)
+            )
+            data = encode_output(
+                synthesis,
+                key=step.key,
+                engine_id=self.plan.engine.id,
+                draft=self.plan.engine.draft,
+                take=(take, seed),
+            )
+        except Exception as e:
+            self._failed(line, e)
+            return
+        sha256 = hashlib.sha256(data).hexdigest()
+        if line.on_disk is None:
+            self._write(step, data)  # the first take at once: an interrupted run keeps it
+            line.on_disk = take
+        else:
+            line.pending[take] = data
+        if self.scoring is None:
+            line.search.tried.append(TakeResult(take, seed, sha256, None))
+            self._finish(line)
+            known = self.books.valid(step, sha256)
+            if known is not None:  # the same bytes as before: their scores still describe them
+                self.result.quality[step.output] = known
+            return
+        cached = self.books.scores_of(step, sha256)
+        if cached is not None:
+            # Bytes the lock has scores of (--force, or a deleted output made again): they
+            # hold, nothing to measure.
+            line.search.tried.append(
+                TakeResult(take, seed, sha256, cached, self.scoring.judge(cached))
+            )
+            self._settled(line)
+            return
+        future = self.scoring.submit(data, text=step.line.text, character=step.line.character)
+        self.waiting[future] = (line, step, take, seed, sha256)
+
+    def _failed(self, line: _Line, e: Exception) -> None:
+        error = e if isinstance(e, RefmgrError) else None
+        if error is None:
+            # An engine's own failure (CUDA out of memory, ...) ends one line.
+            error = BackendError(f"engine '{self.plan.engine.id}' failed: {type(e).__name__}: {e}")
+        if line.search.tried:
+            line.search.limit = len(line.search.tried)  # a retake failed: keep the best so far
+            self._finish(line)
+        else:
+            self.result.failures.append(Failure(line.step, error))
+            self.report(line.step)
+
+    def _finish(self, line: _Line) -> None:
+        step, best = line.step, line.search.best()
+        if best.take != line.on_disk:
+            self._write(step, line.pending[best.take])
+            line.on_disk = best.take
+        line.pending.clear()
+        if best.scores is not None:
+            tried = tuple(line.search.tried)
+            if line.search.replay is not None:
+                # Made directly from the lock: the search that chose it stays on record.
+                earlier = [t for t in self.books.search_of(step) if t.take != best.take]
+                tried = tuple(sorted([*earlier, best], key=lambda t: t.take))
+            self.result.quality[step.output] = LineQuality(
+                best.sha256,
+                self._score_key(step, best.sha256),
+                best.scores,
+                tried if len(tried) > 1 else (),  # as the lock keeps it: one take, no list
+            )
+        self.result.rendered.append(step)
+        self.report(step)
+
+    def _score_key(self, step: Step, sha256: str) -> str:
+        assert self.scoring is not None
+        return self.scoring.score_key(sha256, text=step.line.text, character=step.line.character)
+
+    def _write(self, step: Step, data: bytes) -> None:
+        target = self.project.root / step.output
+        try:
+            atomic_write(target, data)
+        except OSError as e:
+            # Out of space or permission: every later line would fail the same way.
+            hint = " (disk full)" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+            raise RefmgrError(
+                f"cannot write{hint}: {e.strerror}; {len(self.result.rendered)} lines were "
+                "rendered and locked, run again to resume",
+                target,
+            ) from None
+        facts = facts_of(data)
+        assert facts is not None
+        self.result.facts[step.output] = facts
+        _record(self.project, self.index, step, self.result)
+        failpoint("render-after-output")
 
 
 def _stage_sources(project: Project, work: list[Step]) -> dict[str, Path]:

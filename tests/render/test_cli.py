@@ -53,14 +53,15 @@ def test_json_summary(cast_repo: Path) -> None:
 
 
 def test_progress_bar_with_eta_only_on_a_terminal(cast_repo: Path) -> None:
-    # Long enough (about 2 s) for click to have a time estimate: it waits 1 s for one.
-    lines = [f"alpha: Line {i} of a scene long enough to show the time left." for i in range(30)]
+    # Long enough (2-3 s; 1.2 s for 30 lines on an idle machine was too close) for click to
+    # have a time estimate: it waits 1 s for one.
+    lines = [f"alpha: Line {i} of a scene long enough to show the time left." for i in range(60)]
     (cast_repo / "long.txt").write_text("\n".join(lines))
     code, drawn, _ = run_on_terminal(cast_repo, "render", "long.txt")
     assert code == 0
-    assert "rendering" in drawn and "30/30" in drawn
+    assert "rendering" in drawn and "60/60" in drawn
     assert "0001-alpha" in drawn  # the line being rendered
-    assert re.search(r"\d+/30  00:00:\d\d", drawn), drawn  # position, then the ETA
+    assert re.search(r"\d+/60  00:00:\d\d", drawn), drawn  # position, then the ETA
     code, drawn, _ = run_on_terminal(cast_repo, "render", "ep.txt", "--json", "--force")
     assert code == 0 and drawn == ""
     proc = run_cli("render", "ep.txt", "--force")  # stderr is a pipe
