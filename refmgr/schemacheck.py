@@ -50,6 +50,7 @@ KEYWORDS = {
         "propertyNames",
         "properties",
         "additionalProperties",
+        "anyOf",
     )
 }
 
@@ -257,6 +258,12 @@ class _Compiler:
         if len(preds) == 1:
             return preds[0]
         return lambda v: any(p(v) for p in preds)
+
+    def kw_anyOf(self, subschemas: list[Any], schema: Mapping[str, Any]) -> Check:
+        if not isinstance(subschemas, list) or not subschemas:
+            raise UnsupportedSchema("anyOf must be a non-empty array")
+        checks = [self.compile(sub) for sub in subschemas]
+        return lambda v: any(check(v) for check in checks)
 
     def kw_const(self, value: Any, schema: Mapping[str, Any]) -> Check:
         return lambda v: json_equal(v, value)

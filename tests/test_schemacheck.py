@@ -127,6 +127,9 @@ def test_same_answer_as_jsonschema(doc: Any) -> None:
         ({"additionalProperties": False, "properties": {"a": {}}}, {"a": 1, "b": 2}, False),
         ({"additionalProperties": {"type": "string"}}, {"a": "x", "b": 2}, False),
         ({"$defs": {"n": {"type": "null"}}, "items": {"$ref": "#/$defs/n"}}, [None, 0], False),
+        ({"anyOf": [{"type": "number"}, {"type": "string", "maxLength": 2}]}, "ab", True),
+        ({"anyOf": [{"type": "number"}, {"type": "string", "maxLength": 2}]}, "abc", False),
+        ({"anyOf": [{"type": "number"}, {"type": "null"}]}, True, False),
     ],
 )
 def test_keyword_semantics_match(schema: dict[str, Any], value: Any, valid: bool) -> None:
@@ -137,7 +140,8 @@ def test_keyword_semantics_match(schema: dict[str, Any], value: Any, valid: bool
 @pytest.mark.parametrize(
     "schema",
     [
-        {"anyOf": [{"type": "string"}]},
+        {"oneOf": [{"type": "string"}]},
+        {"anyOf": []},
         {"patternProperties": {"a": {}}, "additionalProperties": False},
         {"$ref": "https://example.com/schema"},
         {"type": "decimal"},
