@@ -10,9 +10,9 @@ QA_STAMP := $(VENV)/.qa-installed
 COMPAT_VENV ?= .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed
 COMPAT_PINS := numpy==1.26.4 pycodec2==3.1.0
-COMPAT_TESTS := tests/test_codec2.py tests/test_add.py tests/test_tokens.py tests/test_validate_cases.py tests/render/test_incremental.py
+COMPAT_TESTS := tests/backends/test_codec2.py tests/commands/test_add.py tests/test_tokens.py tests/commands/test_validate_cases.py tests/render/test_incremental.py
 # The committed example voice is pinned to pycodec2 4.1.1: under 3.1 it is (rightly) a stale pin.
-COMPAT_DESELECT := --deselect tests/test_validate_cases.py::test_the_good_repository_is_valid
+COMPAT_DESELECT := --deselect tests/commands/test_validate_cases.py::test_the_good_repository_is_valid
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: help install install-fish install-qa demo test test-light test-compat gpu-wheels lint check-alpha bench constraints clean

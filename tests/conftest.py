@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RecordingFactory, make_recording
+from tests.support.helpers import RecordingFactory, make_recording
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def voice_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def cli() -> Callable[..., object]:
-    from tests.helpers import run_cli
+    from tests.support.helpers import run_cli
 
     return run_cli
 

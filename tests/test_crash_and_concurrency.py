@@ -14,7 +14,7 @@ import pytest
 
 from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes
-from tests.helpers import RecordingFactory, git, run_cli
+from tests.support.helpers import RecordingFactory, git, run_cli
 
 FAILPOINTS_BEFORE_COMMIT = ["before-temp", "before-journal"]
 FAILPOINTS_AFTER_COMMIT = ["after-journal", "after-rename", "before-journal-delete"]

@@ -14,7 +14,7 @@ import pytest
 
 from refmgr.audio import byte_ceiling
 from refmgr.config import Limits
-from tests.helpers import RecordingFactory, one_line_error, run_cli, snapshot
+from tests.support.helpers import RecordingFactory, one_line_error, run_cli, snapshot
 
 
 def refused(repo: Path, args: list[str], *needles: str) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from refmgr.project import open_project
 from refmgr.store import _sign
-from tests.helpers import RecordingFactory, git, one_line_error, run_cli
+from tests.support.helpers import RecordingFactory, git, one_line_error, run_cli
 
 ATTACK_OPS = [
     {"op": "unlink", "path": "../victim.txt"},

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from refmgr.render.script import MAX_SCRIPT_BYTES
-from tests.helpers import one_line_error, run_cli, snapshot
+from tests.support.helpers import one_line_error, run_cli, snapshot
 
 
 def render_refused(repo: Path, script: Path, *needles: str) -> None:

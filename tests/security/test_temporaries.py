@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.helpers import RecordingFactory, git, run_cli
+from tests.support.helpers import RecordingFactory, git, run_cli
 
 
 def _untracked(root: Path) -> str:

@@ -9,7 +9,7 @@ import yaml
 from refmgr.commands.hooks import HOOK_NAMES, hook_text
 from refmgr.config import Config
 from refmgr.precommit import CONFIG_NAME, HOOKS, files_pattern, local_config
-from tests.gitenv import PROJECT
+from tests.support.gitenv import PROJECT
 
 
 def published() -> list[dict[str, object]]:

@@ -1,6 +1,6 @@
 """Fixtures for the validation and hook tests: real voice repositories in real git repos.
 
-Test modules load them with ``pytest_plugins = ["tests.voice_fixtures"]``. A repository is
+Test modules load them with ``pytest_plugins = ["tests.support.voice_fixtures"]``. A repository is
 built once per session (``refmgr init``, this project's example voice, a first commit) and
 copied for each test, so every test gets a fresh, real repository in well under a second.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitenv import BIN, PROJECT, git_env, must, run
+from tests.support.gitenv import BIN, PROJECT, git_env, must, run
 
 
 @pytest.fixture(scope="session")

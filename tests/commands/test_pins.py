@@ -13,10 +13,10 @@ from refmgr.errors import ConfigError
 from refmgr.manifest import load_manifest
 from refmgr.pins import require_installed_matches, stale_pins
 from refmgr.versions import installed_version
-from tests.bad_cases import MANIFEST, edit_manifest
-from tests.helpers import RecordingFactory, git, run_cli
+from tests.support.bad_cases import MANIFEST, edit_manifest
+from tests.support.helpers import RecordingFactory, git, run_cli
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 PYCODEC2 = installed_version("pycodec2")
 

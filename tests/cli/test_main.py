@@ -8,7 +8,7 @@ import pytest
 import soundfile
 
 from refmgr.cli import main
-from tests.helpers import (
+from tests.support.helpers import (
     RecordingFactory,
     git,
     one_line_error,

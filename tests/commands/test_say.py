@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from tests.helpers import RecordingFactory, one_line_error, run_cli, snapshot
+from tests.support.helpers import RecordingFactory, one_line_error, run_cli, snapshot
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import git, make_recording, run_cli
+from tests.support.helpers import git, make_recording, run_cli
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def test_recordings_by_name_and_by_content(repo: Path) -> None:

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.gitenv import PROJECT, must, run
+from tests.support.gitenv import PROJECT, must, run
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def refmgr(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 WORKFLOW = ROOT / "examples" / "ci" / "render.yml"
-MARKER = "<!-- gpu-install: tests/test_install.py checks these lines -->"
+MARKER = "<!-- gpu-install: tests/integration/test_install.py checks these lines -->"
 REFMGR = re.compile(r"^refmgr(\[[a-z0-9,-]+\])?(?: @ .*)?$")
 
 

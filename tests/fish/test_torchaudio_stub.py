@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests import fishkit
+from tests.support import fishkit
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
 @pytest.fixture(scope="module")

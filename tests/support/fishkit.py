@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-STUBS = Path(__file__).resolve().parent / "stubs"
+STUBS = Path(__file__).resolve().parent.parent / "stubs"
 TINY_S1_CODEC_CONFIG = "modded_dac_tiny"
 CONFIG_DIR_ENV = "REFMGR_TEST_FISH_CONFIG_DIR"
 # The device and precision the fish tests run the models on: cpu/fp32 here, cuda with bf16

@@ -1,7 +1,7 @@
 """Fixtures: a voice repository with two committed references (alpha: a low voice, beta: a
 high one) and a small script, built once per session and copied for each test.
 
-Used by the conftest.py of the test folders that render (``from tests.cast import ...``).
+Used by the conftest.py of the test folders that render (``from tests.support.cast import ...``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_recording
+from tests.support.helpers import make_recording
 
 SCRIPT = """\
 # A short scene.

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from refmgr.commands.hooks import MARKER
-from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
-from tests.gitenv import (
+from tests.support.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
+from tests.support.gitenv import (
     PROJECT,
     commit,
     commit_a_new_reference,
@@ -22,9 +22,9 @@ from tests.gitenv import (
     run,
     without_refmgr_on_path,
 )
-from tests.helpers import RecordingFactory
+from tests.support.helpers import RecordingFactory
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 FOREIGN = "#!/bin/sh\necho someone else's hook\nexit 0\n"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.bad_cases import TOKENS, edit_manifest
-from tests.helpers import git
+from tests.support.bad_cases import TOKENS, edit_manifest
+from tests.support.helpers import git
 from tests.test_tokens import npy_with_header
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def imported_modules(args: list[str], cwd: Path) -> set[str]:

@@ -185,7 +185,7 @@ def _config(old: str, new: str) -> Callable[[Path], None]:
 
 
 def _raw_audio(root: Path) -> None:
-    from tests.helpers import make_recording
+    from tests.support.helpers import make_recording
 
     make_recording(root / "refs" / "alpha.wav", seconds=1.0, sample_rate=8000)
 
@@ -295,7 +295,7 @@ def extra_codec_path(tmp_path: Path) -> Path:
 
 def assert_commit_refused(case: BadCase, root: Path, env: dict[str, str], tmp: Path) -> None:
     """Apply ``case`` and commit through the installed hook: refused, naming the file."""
-    from tests.gitenv import commit, head
+    from tests.support.gitenv import commit, head
 
     if case.extra_codec:
         env = {**env, "PYTHONPATH": str(extra_codec_path(tmp))}

@@ -6,10 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.bad_cases import MANIFEST, TOKENS, edit_manifest
-from tests.helpers import git, run_cli
+from tests.support.bad_cases import MANIFEST, TOKENS, edit_manifest
+from tests.support.helpers import git, run_cli
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def entries() -> dict[tuple[str, str], str]:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from refmgr.commands.validate import validate_repository
-from tests.bad_cases import MANIFEST, TOKENS, edit_manifest
-from tests.helpers import git, run_cli
+from tests.support.bad_cases import MANIFEST, TOKENS, edit_manifest
+from tests.support.helpers import git, run_cli
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def problems(staged: bool = False, paths: tuple[str, ...] = ()) -> list[str]:

@@ -14,10 +14,17 @@ from refmgr.backends import registry
 from refmgr.cli import main
 from refmgr.commands.validate import validate_repository
 from refmgr.jsondoc import fast_check, schema, validator
-from tests.bad_cases import BAD_CASES, BAD_IDS, EXTRA_CODEC, TOKENS, BadCase, extra_codec_path
-from tests.helpers import git, run_cli, snapshot
+from tests.support.bad_cases import (
+    BAD_CASES,
+    BAD_IDS,
+    EXTRA_CODEC,
+    TOKENS,
+    BadCase,
+    extra_codec_path,
+)
+from tests.support.helpers import git, run_cli, snapshot
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 @pytest.fixture

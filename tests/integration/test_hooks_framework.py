@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
-from tests.gitenv import BIN, PROJECT, commit, commit_a_new_reference, head, run
-from tests.helpers import RecordingFactory, make_recording
+from tests.support.bad_cases import BAD_CASES, BAD_IDS, BadCase, assert_commit_refused
+from tests.support.gitenv import BIN, PROJECT, commit, commit_a_new_reference, head, run
+from tests.support.helpers import RecordingFactory, make_recording
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def test_init_writes_a_config_that_uses_the_hooks(framework_repo: Path) -> None:

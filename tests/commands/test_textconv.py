@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from refmgr.tokens import encode_npy
-from tests.bad_cases import TOKENS, replace_tokens
-from tests.gitenv import PROJECT, run
-from tests.helpers import one_line_error, run_cli
+from tests.support.bad_cases import TOKENS, replace_tokens
+from tests.support.gitenv import PROJECT, run
+from tests.support.helpers import one_line_error, run_cli
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def test_summary_of_the_example_voice(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from refmgr.manifest import parse_manifest
 from refmgr.snapshot import WorkTree
 from refmgr.tokens import MAGIC, parse_header_text, read_header
 from refmgr.validate import validate
-from tests.gitenv import PROJECT
+from tests.support.gitenv import PROJECT
 
 ALPHA_JSON = (PROJECT / "manifests" / "alpha.json").read_bytes()
 ALPHA_NPY = (PROJECT / "refs" / "alpha.npy").read_bytes()

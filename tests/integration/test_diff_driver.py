@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.gitenv import make_venv, must, run, without_refmgr_on_path
+from tests.support.gitenv import make_venv, must, run, without_refmgr_on_path
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 HINT = "refmgr is not installed here; run pip install refmgr && refmgr init"
 NPY_MAGIC_HEX = "93 4e 55 4d 50 59"  # \x93NUMPY, as od prints it
