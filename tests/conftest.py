@@ -68,7 +68,7 @@ def voice_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def cli() -> Callable[..., object]:
-    from tests.support.helpers import run_cli
+    from tests.support.cli import run_cli
 
     return run_cli
 

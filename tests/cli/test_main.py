@@ -8,14 +8,8 @@ import pytest
 import soundfile
 
 from refmgr.cli import main
-from tests.support.helpers import (
-    RecordingFactory,
-    git,
-    one_line_error,
-    run_cli,
-    snapshot,
-    top_level_imports,
-)
+from tests.support.cli import run_cli, top_level_imports
+from tests.support.helpers import RecordingFactory, git, one_line_error, snapshot
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import soundfile
 from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes
 from refmgr.tokens import sha256_file
-from tests.support.helpers import RecordingFactory, git, one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, git, one_line_error, snapshot
 
 
 def test_add_writes_tokens_and_a_complete_manifest(

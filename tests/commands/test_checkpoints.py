@@ -14,7 +14,8 @@ from refmgr.commands.model import pin_checkpoint
 from refmgr.config import load_config
 from refmgr.errors import BackendError, ConfigError
 from refmgr.project import open_project
-from tests.support.helpers import one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.helpers import one_line_error, snapshot
 
 DOWNLOAD = (
     "huggingface-cli download fishaudio/openaudio-s1-mini --local-dir checkpoints/openaudio-s1-mini"

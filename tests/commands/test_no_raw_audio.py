@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.helpers import git, make_recording, run_cli
+from tests.support.cli import run_cli
+from tests.support.helpers import git, make_recording
 
 pytest_plugins = ["tests.support.voice_fixtures"]
 

@@ -14,7 +14,8 @@ from refmgr.manifest import load_manifest
 from refmgr.pins import require_installed_matches, stale_pins
 from refmgr.versions import installed_version
 from tests.support.bad_cases import MANIFEST, edit_manifest
-from tests.support.helpers import RecordingFactory, git, run_cli
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, git
 
 pytest_plugins = ["tests.support.voice_fixtures"]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from tests.support.helpers import RecordingFactory, one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, one_line_error, snapshot
 
 
 @pytest.fixture

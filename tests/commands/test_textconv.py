@@ -9,8 +9,9 @@ import numpy as np
 
 from refmgr.tokens import encode_npy
 from tests.support.bad_cases import TOKENS, replace_tokens
+from tests.support.cli import run_cli
 from tests.support.gitenv import PROJECT, run
-from tests.support.helpers import one_line_error, run_cli
+from tests.support.helpers import one_line_error
 
 pytest_plugins = ["tests.support.voice_fixtures"]
 

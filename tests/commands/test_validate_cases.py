@@ -22,7 +22,8 @@ from tests.support.bad_cases import (
     BadCase,
     extra_codec_path,
 )
-from tests.support.helpers import git, run_cli, snapshot
+from tests.support.cli import run_cli, run_process
+from tests.support.helpers import git, snapshot
 
 pytest_plugins = ["tests.support.voice_fixtures"]
 
@@ -84,10 +85,11 @@ def test_cli_reports_it(case: BadCase, repo: Path, tmp_path: Path) -> None:
     case.change(repo)
     before = snapshot(repo)
     env = {"PYTHONPATH": str(extra_codec_path(tmp_path))} if case.extra_codec else None
-    proc = run_cli("validate", env=env)
+    run = run_process if case.extra_codec else run_cli  # the codec registers at start-up
+    proc = run("validate", env=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"{case.path}: " in proc.stdout and case.text in proc.stdout
     assert all(": " in line for line in proc.stdout.splitlines())  # path: problem, one a line
-    as_json = json.loads(run_cli("validate", "--json", env=env).stdout)
+    as_json = json.loads(run("validate", "--json", env=env).stdout)
     assert not as_json["ok"] and any(f["path"] == case.path for f in as_json["findings"])
     assert snapshot(repo) == before

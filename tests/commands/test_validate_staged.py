@@ -11,7 +11,8 @@ import pytest
 
 from refmgr.commands.validate import validate_repository
 from tests.support.bad_cases import MANIFEST, TOKENS, edit_manifest
-from tests.support.helpers import git, run_cli
+from tests.support.cli import run_cli
+from tests.support.helpers import git
 
 pytest_plugins = ["tests.support.voice_fixtures"]
 

@@ -24,7 +24,8 @@ from refmgr.project import open_project
 from tests.fish.conftest import TinyCheckpoint
 from tests.fish.test_s1 import PARAMS, engine_reference
 from tests.support import fishkit
-from tests.support.helpers import RecordingFactory, one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, one_line_error, snapshot
 
 DOWNLOAD = (
     "huggingface-cli download fishaudio/openaudio-s1-mini --local-dir checkpoints/openaudio-s1-mini"

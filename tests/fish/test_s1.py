@@ -22,7 +22,8 @@ from refmgr.reference import load_reference, read_codes, voice_reference
 from refmgr.tokens import sha256_file
 from tests.fish.conftest import TinyCheckpoint
 from tests.support import fishkit
-from tests.support.helpers import RecordingFactory, git, run_cli, top_level_imports
+from tests.support.cli import run_cli, top_level_imports
+from tests.support.helpers import RecordingFactory, git
 
 TEXT = "Good morning, and welcome aboard."
 PARAMS = SynthesisParams(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.support.helpers import RecordingFactory, git, run_cli
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, git
 
 
 def test_state_dir_stays_out_of_git_in_a_fresh_clone(

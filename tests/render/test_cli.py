@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 import soundfile
 
-from tests.support.helpers import one_line_error, run_cli, run_on_terminal, snapshot
+from tests.support.cli import run_cli, run_on_terminal
+from tests.support.helpers import one_line_error, snapshot
 from tests.support.render import check_lock
 
 

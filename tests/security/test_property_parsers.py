@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refmgr.cli import main
-from tests.support.helpers import run_cli
+from tests.support.cli import run_cli
 from tests.support.hostile import clone
 
 pytest_plugins = ["tests.support.voice_fixtures"]

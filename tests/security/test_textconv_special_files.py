@@ -67,7 +67,7 @@ def test_git_log_p_through_textconv_survives_the_symlink(
     hostile: Path, env: dict[str, str]
 ) -> None:
     """git itself hands textconv the symlink's target path as a blob, not /dev/zero."""
-    from tests.support.helpers import run_cli
+    from tests.support.cli import run_cli
 
     assert run_cli("init", ".", cwd=hostile).returncode == 0
     proc = subprocess.run(

@@ -1,13 +1,11 @@
-"""Helpers for tests: real recordings, the CLI as a subprocess, repository snapshots."""
+"""Helpers for tests: real recordings, repository snapshots, git."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pty
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -62,35 +60,6 @@ def make_recording(
     return path
 
 
-def run_cli(
-    *args: str | os.PathLike[str],
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    input: bytes | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m refmgr ARGS`` as a user would; returns the completed process."""
-    return subprocess.run(
-        [sys.executable, "-m", "refmgr", *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        input=input.decode() if input is not None else None,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def top_level_imports(*args: str) -> set[str]:
-    """The top-level packages ``python -m refmgr ARGS`` imports (via -X importtime)."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "refmgr", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
-
-
 def snapshot(root: Path) -> dict[str, str]:
     """Every file under root (but .git) with its sha256, plus `git status` output."""
     files = {}
@@ -127,25 +96,3 @@ def one_line_error(stderr: str, *needles: str) -> bool:
 
 def names(paths: Sequence[Path]) -> list[str]:
     return sorted(p.name for p in paths)
-
-
-def run_on_terminal(root: Path, *args: str) -> tuple[int, str, str]:
-    """Run refmgr with stderr on a pseudo-terminal (progress is drawn there only);
-    returns (exit status, what it drew, stdout)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "refmgr", *args], cwd=root, stdout=subprocess.PIPE, stderr=slave
-    )
-    os.close(slave)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the terminal closed: the process has ended
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(master)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    return proc.wait(), drawn.decode(errors="replace"), out

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tests.support.cli import run_cli
 from tests.support.gitenv import must, run
-from tests.support.helpers import run_cli
 
 
 def clone(origin: Path, env: dict[str, str]) -> Path:
