@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from refmgr.commands.no_raw_audio import check_no_raw_audio
 from tests.support.cli import run_cli
 from tests.support.helpers import git, make_recording
 
@@ -17,23 +18,25 @@ def test_recordings_by_name_and_by_content(repo: Path) -> None:
     wav.rename(repo / "takes" / "renamed.dat")
     (repo / "takes" / "empty.mp3").write_bytes(b"")
     (repo / "notes.txt").write_text("not audio")
-    proc = run_cli(
-        "no-raw-audio",
+    paths = [
         "takes/alpha.wav",
         "takes/renamed.dat",
         "takes/empty.mp3",
         "notes.txt",
         "refs/alpha.npy",
-    )
-    assert proc.returncode == 1
-    lines = proc.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        "takes/alpha.wav",
-        "takes/empty.mp3",
-        "takes/renamed.dat",
     ]
-    assert "WAV audio: recordings stay out of git" in lines[0]
-    assert ".mp3 file" in lines[1]
+    result = check_no_raw_audio(repo, paths=[Path(p) for p in paths])
+    assert result.checked == 5
+    assert [(f.path, f.check) for f in result.findings] == [
+        ("takes/alpha.wav", "audio"),
+        ("takes/empty.mp3", "audio"),
+        ("takes/renamed.dat", "audio"),
+    ]
+    assert "WAV audio: recordings stay out of git" in result.findings[0].problem
+    assert ".mp3 file" in result.findings[1].problem
+    proc = run_cli("no-raw-audio", *paths)  # the hook's output: path: problem, exit 1
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [str(f) for f in result.findings]
 
 
 def test_allowed_globs_and_the_refs_size_limit(repo: Path) -> None:
@@ -44,10 +47,13 @@ def test_allowed_globs_and_the_refs_size_limit(repo: Path) -> None:
         .replace("allow_audio = []", 'allow_audio = ["examples/*.wav"]')
         .replace("max_token_bytes = 1048576", "max_token_bytes = 1000")
     )
+    result = check_no_raw_audio(repo, paths=[Path("examples/alpha.wav"), Path("refs/alpha.npy")])
+    assert result.checked == 2
+    assert [(f.path, f.check) for f in result.findings] == [("refs/alpha.npy", "size")]
     proc = run_cli("no-raw-audio", "--json", "examples/alpha.wav", "refs/alpha.npy")
     data = json.loads(proc.stdout)
     assert proc.returncode == 1 and data["checked"] == 2
-    assert [(f["path"], f["check"]) for f in data["findings"]] == [("refs/alpha.npy", "size")]
+    assert data["findings"] == [f.to_json() for f in result.findings]
 
 
 def test_staged_reads_the_index(repo: Path) -> None:
@@ -55,9 +61,8 @@ def test_staged_reads_the_index(repo: Path) -> None:
     git(repo, "add", "a.wav")
     (repo / "a.wav").write_text("now it is text")  # the index still holds the recording
     make_recording(repo / "b.flac", seconds=1.0, sample_rate=8000)  # not staged
-    proc = run_cli("no-raw-audio", "--staged")
-    assert proc.returncode == 1
-    assert proc.stdout.splitlines() == [
+    result = check_no_raw_audio(repo, staged=True)
+    assert [str(f) for f in result.findings] == [
         "a.wav: WAV audio: recordings stay out of git, only their tokens go in (encode it "
         "with refmgr add; or allow this path in refmgr.toml's [hooks] allow_audio)"
     ]

@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+from refmgr.commands.status import repository_status
+from refmgr.project import open_project
 from tests.support.bad_cases import MANIFEST, TOKENS, edit_manifest
 from tests.support.cli import run_cli
 from tests.support.helpers import git
@@ -14,10 +16,8 @@ pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def entries() -> dict[tuple[str, str], str]:
-    proc = run_cli("status", "--json")
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
-    return {(e["name"], e["state"]): e["detail"] for e in data["entries"]}
+    result = repository_status(open_project())
+    return {(e.name, e.state): e.detail for e in result.entries}
 
 
 def add_bravo(root: Path) -> None:
@@ -29,6 +29,8 @@ def add_bravo(root: Path) -> None:
 
 def test_a_clean_repository(repo: Path) -> None:
     assert entries() == {}
+    data = json.loads(run_cli("status", "--json").stdout)
+    assert data["references"] == 1 and data["git"] is True and data["entries"] == []
     proc = run_cli("status")
     assert "nothing to commit, no problems" in proc.stdout
     assert "codec2-3200: pycodec2 4.1.1, 1 reference" in proc.stdout
@@ -71,6 +73,8 @@ def test_stale_pins_and_removed(repo: Path) -> None:
 def test_outside_git(repo: Path) -> None:
     shutil.rmtree(repo / ".git")
     add_bravo(repo)
+    result = repository_status(open_project())
+    assert result.git is False and result.entries == []
     data = json.loads(run_cli("status", "--json").stdout)
     assert data["git"] is False and data["entries"] == []
     assert "not a git repository" in run_cli("status").stdout
