@@ -8,6 +8,8 @@ import pytest
 import soundfile
 
 from refmgr.cli import main
+from refmgr.commands.add import add_references
+from refmgr.project import open_project
 from tests.support.cli import run_cli, top_level_imports
 from tests.support.helpers import RecordingFactory, git, one_line_error, snapshot
 
@@ -15,7 +17,7 @@ from tests.support.helpers import RecordingFactory, git, one_line_error, snapsho
 @pytest.fixture
 def alpha(voice_repo: Path, recording: RecordingFactory) -> Path:
     rec = recording("alpha.wav", seconds=6.0)
-    assert run_cli("add", rec, "--text", "Alpha speaks.").returncode == 0
+    add_references(open_project(voice_repo), [rec], text="Alpha speaks.")
     return voice_repo
 
 
