@@ -15,7 +15,7 @@ COMPAT_TESTS := tests/backends/test_codec2.py tests/commands/test_add.py tests/t
 COMPAT_DESELECT := --deselect tests/commands/test_validate_cases.py::test_the_good_repository_is_valid
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install install-fish install-qa demo test test-light test-compat gpu-wheels lint check-alpha bench constraints clean
+.PHONY: help install install-fish install-qa demo test test-light test-compat coverage gpu-wheels lint check-alpha bench constraints clean
 
 help:
 	@echo "make demo         set up .venv and run refmgr end to end under build/demo"
@@ -23,6 +23,7 @@ help:
 	@echo "                  scorers (refmgr[qa]) and run every test"
 	@echo "make test-compat  run the core tests under numpy 1.26 + pycodec2 3.1 (.venv-compat)"
 	@echo "make gpu-wheels   fill wheels/ for scripts/gpu-check.sh on a machine without network"
+	@echo "make coverage     run every test under coverage.py (child processes too); report in build/coverage"
 	@echo "make test-light   run the tests in the light .venv (Fish Speech tests skip without torch)"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        run the benchmarks in benchmarks/"
@@ -77,6 +78,18 @@ demo: $(STAMP)
 test: $(QA_STAMP) test-compat
 	REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
 	REFMGR_COMPAT_PYTHON="$(CURDIR)/$(COMPAT_VENV)/bin/python" $(BIN)/python -m pytest
+
+# Line coverage of refmgr/ over the whole suite, the refmgr processes it starts included
+# ([tool.coverage.run] in pyproject.toml). COVERAGE_FILE is absolute, so children that run
+# in a test's temporary directory write their data next to the parent's.
+COVERAGE_DIR := $(CURDIR)/build/coverage
+coverage: $(QA_STAMP)
+	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
+	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 \
+		$(BIN)/python -m coverage run -m pytest -q -p no:cacheprovider $(COVERAGE_ARGS)
+	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage combine -q
+	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage report > $(COVERAGE_DIR)/report.txt
+	tail -1 $(COVERAGE_DIR)/report.txt
 
 test-light: $(STAMP)
 	$(BIN)/python -m pytest
