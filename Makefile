@@ -82,11 +82,13 @@ test: $(QA_STAMP) test-compat
 # Line coverage of refmgr/ over the whole suite, the refmgr processes it starts included
 # ([tool.coverage.run] in pyproject.toml). COVERAGE_FILE is absolute, so children that run
 # in a test's temporary directory write their data next to the parent's.
+# The file-size-limit test is left out: its child's coverage data hits the 40 kB limit.
 COVERAGE_DIR := $(CURDIR)/build/coverage
+COVERAGE_DESELECT := --deselect tests/render/test_interruptions.py::test_write_refused_half_way_leaves_nothing_half_written
 coverage: $(QA_STAMP)
 	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 \
-		$(BIN)/python -m coverage run -m pytest -q -p no:cacheprovider $(COVERAGE_ARGS)
+		$(BIN)/python -m coverage run -m pytest -q -p no:cacheprovider $(COVERAGE_DESELECT) $(COVERAGE_ARGS)
 	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage combine -q
 	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage report > $(COVERAGE_DIR)/report.txt
 	tail -1 $(COVERAGE_DIR)/report.txt
