@@ -1,4 +1,4 @@
-"""Fixtures of the tests that render: see tests/cast.py."""
+"""Fixtures of the tests that render: see tests/support/cast.py."""
 
 from tests.support.cast import cast_repo, cast_template
 

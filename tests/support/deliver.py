@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import run_cli
+from tests.support.cli import run_cli
 
 
 def rendered_repo(root: Path) -> Path:
