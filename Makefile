@@ -10,12 +10,12 @@ QA_STAMP := $(VENV)/.qa-installed
 COMPAT_VENV ?= .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed
 COMPAT_PINS := numpy==1.26.4 pycodec2==3.1.0
-COMPAT_TESTS := tests/test_codec2.py tests/test_add.py tests/test_tokens.py tests/test_validate_cases.py tests/render/test_incremental.py
+COMPAT_TESTS := tests/backends/test_codec2.py tests/commands/test_add.py tests/test_tokens.py tests/commands/test_validate_cases.py tests/render/test_incremental.py
 # The committed example voice is pinned to pycodec2 4.1.1: under 3.1 it is (rightly) a stale pin.
-COMPAT_DESELECT := --deselect tests/test_validate_cases.py::test_the_good_repository_is_valid
+COMPAT_DESELECT := --deselect tests/commands/test_validate_cases.py::test_the_good_repository_is_valid
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install install-fish install-qa demo test test-light test-compat gpu-wheels lint check-alpha bench constraints clean
+.PHONY: help install install-fish install-qa demo test test-light test-compat coverage gpu-wheels lint check-alpha bench constraints clean
 
 help:
 	@echo "make demo         set up .venv and run refmgr end to end under build/demo"
@@ -23,6 +23,7 @@ help:
 	@echo "                  scorers (refmgr[qa]) and run every test"
 	@echo "make test-compat  run the core tests under numpy 1.26 + pycodec2 3.1 (.venv-compat)"
 	@echo "make gpu-wheels   fill wheels/ for scripts/gpu-check.sh on a machine without network"
+	@echo "make coverage     run every test under coverage.py (child processes too); report in build/coverage"
 	@echo "make test-light   run the tests in the light .venv (Fish Speech tests skip without torch)"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        run the benchmarks in benchmarks/"
@@ -77,6 +78,20 @@ demo: $(STAMP)
 test: $(QA_STAMP) test-compat
 	REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
 	REFMGR_COMPAT_PYTHON="$(CURDIR)/$(COMPAT_VENV)/bin/python" $(BIN)/python -m pytest
+
+# Line coverage of refmgr/ over the whole suite, the refmgr processes it starts included
+# ([tool.coverage.run] in pyproject.toml). COVERAGE_FILE is absolute, so children that run
+# in a test's temporary directory write their data next to the parent's.
+# The file-size-limit test is left out: its child's coverage data hits the 40 kB limit.
+COVERAGE_DIR := $(CURDIR)/build/coverage
+COVERAGE_DESELECT := --deselect tests/render/test_interruptions.py::test_write_refused_half_way_leaves_nothing_half_written
+coverage: $(QA_STAMP)
+	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
+	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 \
+		$(BIN)/python -m coverage run -m pytest -q -p no:cacheprovider $(COVERAGE_DESELECT) $(COVERAGE_ARGS)
+	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage combine -q
+	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage report > $(COVERAGE_DIR)/report.txt
+	tail -1 $(COVERAGE_DIR)/report.txt
 
 test-light: $(STAMP)
 	$(BIN)/python -m pytest

@@ -10,7 +10,7 @@
     request (use_memory_cache="off"), i.e. re-encoding the reference each time.
 
 Every side runs in its own process; peak memory is that process's max RSS (os.wait4).
-Without --checkpoint, a tiny checkpoint is built with tests/fishkit.py; on a machine
+Without --checkpoint, a tiny checkpoint is built with tests/support/fishkit.py; on a machine
 without torchaudio, tests/stubs stands in for it (as in the tests).
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.fishkit, when run as a script
+sys.path.insert(0, str(ROOT))  # tests.support.fishkit, when run as a script
 
 TRANSCRIPT = "The lighthouse keeper climbs the steps to the lamp room every evening."
 LINES = [
@@ -199,7 +199,7 @@ def main() -> int:
         base = Path(tmp)
         config_dir: Path | None = None
         if args.checkpoint is None:
-            from tests import fishkit
+            from tests.support import fishkit
 
             fishkit.enable_stubs()
             config_dir = base / "configs"

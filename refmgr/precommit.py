@@ -2,7 +2,7 @@
 
 ``.pre-commit-hooks.yaml`` (what a ``repo:`` pointing at refmgr installs), the
 ``.pre-commit-config.yaml`` that ``refmgr init`` writes, and the README's hook list all
-describe these; tests/test_hooks_sync.py keeps them equal.
+describe these; tests/integration/test_hooks_sync.py keeps them equal.
 """
 
 from __future__ import annotations

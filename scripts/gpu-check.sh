@@ -37,7 +37,7 @@ PY
 for precision in bf16 fp32; do
     echo "== fish tests on $device, $precision"
     REFMGR_REQUIRE_FISH=1 REFMGR_TEST_DEVICE="$device" REFMGR_TEST_PRECISION="$precision" \
-        "$py" -m pytest -q -p no:cacheprovider tests/fish tests/test_torchaudio_stub.py
+        "$py" -m pytest -q -p no:cacheprovider tests/fish tests/fish/test_torchaudio_stub.py
 done
 
 echo "== benchmarks/bench_fish.py --device $device (tiny random-weight checkpoint)"

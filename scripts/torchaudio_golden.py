@@ -8,7 +8,7 @@ functional.resample, transforms.MelScale, transforms.Resample) on the torch inst
 without its C extension: that extension is built for one torch version only, and none of
 these functions uses it (the script replaces ``torchaudio._extension`` by an empty module,
 so any call into it would fail). Inputs are fixed (a seeded generator) and stored with the
-outputs in tests/golden/torchaudio.npz; tests/test_torchaudio_stub.py compares the
+outputs in tests/golden/torchaudio.npz; tests/fish/test_torchaudio_stub.py compares the
 stand-in against them. The wheel's name and sha256 go into tests/golden/torchaudio.json.
 """
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import RecordingFactory, make_recording
+from tests.support.helpers import RecordingFactory, make_recording
 
 
 @pytest.fixture(autouse=True)
@@ -55,20 +56,36 @@ def recording(recordings_cache: Path, tmp_path: Path) -> RecordingFactory:
     return factory
 
 
-@pytest.fixture
-def voice_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh voice repository (refmgr init) inside a fresh git repository; the cwd."""
+@pytest.fixture(scope="session")
+def voice_repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``refmgr init`` once per run, under a HOME of its own (git init reads ~/.gitconfig)."""
     from refmgr.commands.init import init_repository
 
+    home = tmp_path_factory.mktemp("template-home")
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    root = tmp_path_factory.mktemp("voice-template") / "voices"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("HOME", "XDG_CONFIG_HOME", "REFMGR_HOME"):
+            patch.setenv(name, str(home))
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        init_repository(root)
+    return root
+
+
+@pytest.fixture
+def voice_repo(voice_repo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh voice repository (refmgr init) inside a fresh git repository; the cwd.
+
+    A copy of one made once per run: init's git commands cost ~0.1 s a test, 200 tests."""
     root = tmp_path / "voices"
-    init_repository(root)
+    shutil.copytree(voice_repo_template, root, symlinks=True)
     monkeypatch.chdir(root)
     return root
 
 
 @pytest.fixture
 def cli() -> Callable[..., object]:
-    from tests.helpers import run_cli
+    from tests.support.cli import run_cli
 
     return run_cli
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RecordingFactory
+from tests.support.helpers import RecordingFactory
 
 COMPAT_ENV = "REFMGR_COMPAT_PYTHON"
 VERSIONS = "import numpy, importlib.metadata as m; print(numpy.__version__, m.version('pycodec2'))"

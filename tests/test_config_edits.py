@@ -12,7 +12,7 @@ import pytest
 from refmgr.backends.registry import checkpoint_layouts
 from refmgr.cli import main
 from refmgr.paths import user_config_dir
-from tests.helpers import RecordingFactory, git
+from tests.support.helpers import RecordingFactory, git
 
 HAND_WRITTEN = """\
 # Voices of "The Lighthouse", season 2.

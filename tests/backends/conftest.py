@@ -1,5 +1,5 @@
-"""Fixtures of the tests that render: see tests/cast.py."""
+"""Fixtures of the tests that render: see tests/support/cast.py."""
 
-from tests.cast import cast_repo, cast_template
+from tests.support.cast import cast_repo, cast_template
 
 __all__ = ["cast_repo", "cast_template"]

@@ -21,7 +21,7 @@ from refmgr.params import SynthesisParams
 from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes
 from refmgr.voice import voice_profile
-from tests.render.support import outputs, read_lock, render, rendered
+from tests.support.render import outputs, read_lock, render, rendered
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = SynthesisParams(

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from refmgr.cli import main
-from tests.helpers import RecordingFactory, git, run_cli, run_on_terminal
+from tests.support.cli import run_cli, run_on_terminal
+from tests.support.helpers import RecordingFactory, git
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from tests.deliver.support import mix_record, rendered_repo
-from tests.helpers import one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.deliver import mix_record, rendered_repo
+from tests.support.helpers import one_line_error, snapshot
 
 
 def _line_frames(root: Path) -> list[int]:

@@ -15,8 +15,9 @@ from scipy.signal import resample_poly
 from refmgr.deliver.loudness import PRESETS, parse_target
 from refmgr.errors import RefmgrError
 from refmgr.render.mix import Part, mix
-from tests.deliver.support import mix_record, rendered_repo
-from tests.helpers import run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.deliver import mix_record, rendered_repo
+from tests.support.helpers import snapshot
 
 
 def _true_peak_db(audio: np.ndarray, rate: int) -> float:

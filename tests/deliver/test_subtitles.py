@@ -9,8 +9,8 @@ import numpy as np
 import soundfile
 
 from refmgr.deliver.subtitles import Cue, sample_ms, srt, vtt
-from tests.deliver.support import mix_record, parse_cues, rendered_repo
-from tests.helpers import run_cli
+from tests.support.cli import run_cli
+from tests.support.deliver import mix_record, parse_cues, rendered_repo
 
 RATE = 22050
 

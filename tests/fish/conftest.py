@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import fishkit
+from tests.support import fishkit
 
 
 def _have(module: str) -> bool:

@@ -21,10 +21,11 @@ from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.cli import main
 from refmgr.errors import BackendError
 from refmgr.project import open_project
-from tests import fishkit
 from tests.fish.conftest import TinyCheckpoint
 from tests.fish.test_s1 import PARAMS, engine_reference
-from tests.helpers import RecordingFactory, one_line_error, run_cli, snapshot
+from tests.support import fishkit
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, one_line_error, snapshot
 
 DOWNLOAD = (
     "huggingface-cli download fishaudio/openaudio-s1-mini --local-dir checkpoints/openaudio-s1-mini"

@@ -9,8 +9,8 @@ import pytest
 import soundfile
 
 from refmgr.cli import main
-from tests import fishkit
-from tests.helpers import RecordingFactory, git
+from tests.support import fishkit
+from tests.support.helpers import RecordingFactory, git
 
 SCRIPT = """\
 [hello] alpha: Good morning, and welcome aboard.

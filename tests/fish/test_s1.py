@@ -20,9 +20,10 @@ from refmgr.params import SynthesisParams
 from refmgr.project import open_project
 from refmgr.reference import load_reference, read_codes, voice_reference
 from refmgr.tokens import sha256_file
-from tests import fishkit
 from tests.fish.conftest import TinyCheckpoint
-from tests.helpers import RecordingFactory, git, run_cli, top_level_imports
+from tests.support import fishkit
+from tests.support.cli import run_cli, top_level_imports
+from tests.support.helpers import RecordingFactory, git
 
 TEXT = "Good morning, and welcome aboard."
 PARAMS = SynthesisParams(

@@ -16,7 +16,7 @@ from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.cli import main
 from refmgr.project import open_project
 from tests.fish.test_s1 import PARAMS, engine_reference
-from tests.helpers import RecordingFactory
+from tests.support.helpers import RecordingFactory
 
 # 3.25 s: floor(S / 512) / 4 rounds up to one frame fewer than ceil(S / 2048).
 SAMPLES = 2048 * 70 + 100

@@ -19,8 +19,9 @@ import soundfile as sf
 
 from refmgr.manifest import load_manifest
 from refmgr.quality.reference import embedding_source, reference_embedding, reference_measures
-from tests.helpers import run_cli, snapshot
 from tests.quality.conftest import QA, RATE, VOICES, Audio, clip, transcript, without_qa
+from tests.support.cli import run_cli
+from tests.support.helpers import snapshot
 
 MESSAGE = re.compile(r"^(?P<file>\S+): (?P<problem>.+) \(measured (?P<x>[^,]+), limit (?P<y>.+)\)$")
 

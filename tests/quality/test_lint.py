@@ -11,9 +11,10 @@ import pytest
 from refmgr.jsondoc import fast_check
 from refmgr.manifest import dump_manifest, load_manifest
 from refmgr.quality.reference import embedding_source, reference_embedding, reference_measures
-from tests.helpers import run_cli, snapshot, top_level_imports
 from tests.quality.conftest import QA, without_qa
 from tests.quality.test_admission import clean_recording
+from tests.support.cli import run_cli, top_level_imports
+from tests.support.helpers import snapshot
 
 HEAVY = {"torch", "resemblyzer", "speechmos", "onnxruntime", "librosa", "numba", "pyloudnorm"}
 

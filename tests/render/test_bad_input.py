@@ -14,8 +14,9 @@ from refmgr.commands.render import RenderOptions, plan_render, render_script
 from refmgr.errors import RefmgrError
 from refmgr.project import open_project
 from refmgr.render.plan import Action
-from tests.helpers import one_line_error, run_cli, snapshot
-from tests.render.support import check_lock, outputs, read_lock, render, rendered
+from tests.support.cli import run_cli
+from tests.support.helpers import one_line_error, snapshot
+from tests.support.render import check_lock, outputs, read_lock, render, rendered
 
 
 @pytest.mark.parametrize(

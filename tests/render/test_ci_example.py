@@ -69,7 +69,7 @@ def test_each_job_installs_what_it_runs() -> None:
         ]
 
     # The GPU jobs render with fish-s1: torch first, refmgr with its fish extra, then the
-    # --no-deps line (tests/test_install.py: the README's lines, checked by pip's resolver).
+    # --no-deps line (tests/integration/test_install.py: the README's lines, checked by pip's resolver).
     render_installs = installs("render")
     assert render_installs[0].startswith("pip install torch==")
     assert render_installs[1] == 'pip install "refmgr[fish-1-5] @ $REFMGR_FROM"'

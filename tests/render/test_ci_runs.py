@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import git, make_recording, run_cli
-from tests.render.actions import Actions, Run
 from tests.render.test_ci_example import WORKFLOW
+from tests.support.actions import Actions, Run
+from tests.support.cli import run_cli
+from tests.support.helpers import git, make_recording
 
 # Round robin over 3 shards: shard 1 takes lines 1, 4, 7; shard 2 lines 2, 5, 8; shard 3
 # lines 3, 6, 9. Each shard has lines of both characters.

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 import soundfile
 
-from tests.helpers import one_line_error, run_cli, run_on_terminal, snapshot
-from tests.render.support import check_lock
+from tests.support.cli import run_cli, run_on_terminal
+from tests.support.helpers import one_line_error, snapshot
+from tests.support.render import check_lock
 
 
 def test_render_then_status_then_dry_run(cast_repo: Path) -> None:
@@ -120,7 +121,7 @@ def test_help(cast_repo: Path) -> None:
 
 
 def test_git_sees_the_lock_but_not_the_audio(cast_repo: Path) -> None:
-    from tests.helpers import git
+    from tests.support.helpers import git
 
     assert run_cli("render", "ep.txt", "--shard", "1/2").returncode == 0
     assert git(cast_repo, "status", "--porcelain", "--untracked-files=all") == ""

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from refmgr.manifest import dump_manifest
-from tests.helpers import git, make_recording
-from tests.render.support import check_lock, outputs, read_lock, render, rendered
+from tests.support.helpers import git, make_recording
+from tests.support.render import check_lock, outputs, read_lock, render, rendered
 
 ALL = ["0001", "ask", "0003", "0004", "end"]
 ALPHA = ["0001", "0003", "end"]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import one_line_error
-from tests.render.support import check_lock, outputs, render, rendered, whole_outputs
+from tests.support.helpers import one_line_error
+from tests.support.render import check_lock, outputs, render, rendered, whole_outputs
 
 LONG = "\n".join(
     f"{'alpha' if i % 2 else 'beta'}: This is line number {i} of a long scene."

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from tests.helpers import run_cli
-from tests.render.support import outputs, render, rendered
+from tests.support.cli import run_cli
+from tests.support.render import outputs, render, rendered
 
 NAME_LINES = (10, 50, 90, 130, 170, 210, 250)  # the 7 lines that say "Nguyen"
 LEXICON = """\

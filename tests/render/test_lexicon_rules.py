@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from refmgr.deliver.lexicon import Lexicon, LexiconError, parse_lexicon
-from tests.helpers import git, one_line_error, run_cli
+from tests.support.cli import run_cli
+from tests.support.helpers import git, one_line_error
 
 GOOD = b"""\
 lexicon_version = 1
@@ -201,7 +202,9 @@ def test_validating_imports_nothing_heavy(cast_repo: Path) -> None:
 def test_say_uses_the_lexicon_too(cast_repo: Path) -> None:
     import soundfile
 
-    (cast_repo / "lexicon.toml").write_text("lexicon_version = 1\n[character.alpha]\nNguyen = 'Win'\n")
+    (cast_repo / "lexicon.toml").write_text(
+        "lexicon_version = 1\n[character.alpha]\nNguyen = 'Win'\n"
+    )
     assert run_cli("say", "alpha", "Ask Nguyen.", "-o", "../a.wav").returncode == 0
     assert run_cli("say", "alpha", "Ask Win.", "-o", "../b.wav").returncode == 0
     assert run_cli("say", "beta", "Ask Nguyen.", "-o", "../c.wav").returncode == 0

@@ -12,7 +12,7 @@ import pytest
 from refmgr.commands.render import RenderOptions, render_script
 from refmgr.project import open_project
 from refmgr.quality.line import LineScorer
-from tests.render.quality_support import (
+from tests.support.quality import (
     CAST,
     Counter,
     Table,

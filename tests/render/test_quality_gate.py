@@ -14,7 +14,7 @@ import pytest
 from refmgr.cli import main
 from refmgr.commands.render import RenderOptions, render_script
 from refmgr.project import open_project
-from tests.render.quality_support import (
+from tests.support.quality import (
     Audio,
     Table,
     clip,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import snapshot
 from tests.quality.conftest import without_qa
-from tests.render.quality_support import require_qa
-from tests.render.support import check_lock, render
+from tests.support.helpers import snapshot
+from tests.support.quality import require_qa
+from tests.support.render import check_lock, render
 
 
 def test_rendering_without_the_extra(cast_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from refmgr.quality.line import LineScorer
 from refmgr.render.output import encode_output
 from refmgr.render.scoring import Scoring
 from refmgr.render.takes import take_seed
-from tests.render.quality_support import Counter, flite_repo, flite_template, set_limits
+from tests.support.quality import Counter, flite_repo, flite_template, set_limits
 
 __all__ = ["flite_repo", "flite_template"]
 
@@ -88,7 +88,7 @@ def test_a_failing_line_ends_with_its_first_passing_take_and_is_reproduced(
     pinned = result.run.quality["renders/ep/0002-kal.wav"]
     assert pinned.takes == ()  # {seed=5}: one take, whatever its scores
 
-    from tests.render.support import check_lock
+    from tests.support.render import check_lock
 
     lock = check_lock(flite_repo)
     entry = lock["entries"][0]

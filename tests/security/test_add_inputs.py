@@ -14,7 +14,8 @@ import pytest
 
 from refmgr.audio import byte_ceiling
 from refmgr.config import Limits
-from tests.helpers import RecordingFactory, one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, one_line_error, snapshot
 
 
 def refused(repo: Path, args: list[str], *needles: str) -> None:

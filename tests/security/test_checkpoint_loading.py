@@ -28,7 +28,8 @@ from tests.fish.conftest import (  # noqa: F401  (fixtures)
     s1_repo,
     tiny_env,
 )
-from tests.helpers import RecordingFactory, git, one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, git, one_line_error, snapshot
 
 
 def fake_checkpoint(directory: Path) -> Path:

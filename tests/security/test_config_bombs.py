@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.hostile import assert_refused, clone, refmgr
+from tests.support.hostile import assert_refused, clone, refmgr
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 BOMBS = {
     "long-integer": ("seed = 0", "seed = " + "7" * 5000),

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitenv import BIN, PROJECT, commit, head, must, run
-from tests.security.hostile import clone, refmgr
+from tests.support.gitenv import BIN, PROJECT, commit, head, must, run
+from tests.support.hostile import clone, refmgr
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt "
 

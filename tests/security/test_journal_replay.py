@@ -18,7 +18,8 @@ import pytest
 
 from refmgr.project import open_project
 from refmgr.store import _sign
-from tests.helpers import RecordingFactory, git, one_line_error, run_cli
+from tests.support.cli import run_cli, run_process
+from tests.support.helpers import RecordingFactory, git, one_line_error
 
 ATTACK_OPS = [
     {"op": "unlink", "path": "../victim.txt"},
@@ -164,7 +165,7 @@ def test_reading_commands_never_recover(
     _origin(voice_repo, recording)
     env = {"REFMGR_FAILPOINT": "after-journal"}
     rec = recording("beta.wav", seconds=4.0)
-    assert run_cli("add", rec, "--text", "Beta.", env=env).returncode < 0  # SIGKILLed
+    assert run_process("add", rec, "--text", "Beta.", env=env).returncode < 0  # SIGKILLed
     journal = voice_repo / ".refmgr" / "journal.json"
     before = journal.read_bytes()
     run_cli(*command)

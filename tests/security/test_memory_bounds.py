@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RecordingFactory, git, one_line_error, snapshot
+from tests.support.helpers import RecordingFactory, git, one_line_error, snapshot
 
 MEMORY_LIMIT = 1 << 30
 TIME_LIMIT_S = 5

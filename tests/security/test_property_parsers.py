@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refmgr.cli import main
-from tests.helpers import run_cli
-from tests.security.hostile import clone
+from tests.support.cli import run_cli
+from tests.support.hostile import clone
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 PROPERTY = settings(
     max_examples=int(os.environ.get("REFMGR_PROPERTY_EXAMPLES", "60")),

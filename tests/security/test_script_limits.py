@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from refmgr.render.script import MAX_SCRIPT_BYTES
-from tests.helpers import one_line_error, run_cli, snapshot
+from tests.support.cli import run_cli
+from tests.support.helpers import one_line_error, snapshot
 
 
 def render_refused(repo: Path, script: Path, *needles: str) -> None:

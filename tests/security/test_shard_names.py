@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.hostile import assert_refused, clone, refmgr
+from tests.support.hostile import assert_refused, clone, refmgr
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 LINES = "alpha: Good evening.\nalpha: The lamp is lit.\n"
 

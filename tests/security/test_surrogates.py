@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.hostile import assert_refused, clone, refmgr
+from tests.support.hostile import assert_refused, clone, refmgr
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def _plant(root: Path, field: list[str | int], value: str) -> None:
@@ -73,7 +73,7 @@ def test_render_fails_only_that_voices_lines(repo: Path, env: dict[str, str]) ->
 
 
 def test_the_commit_hook_refuses_it(framework_repo: Path, env: dict[str, str]) -> None:
-    from tests.gitenv import commit, head
+    from tests.support.gitenv import commit, head
 
     before = head(framework_repo, env)
     _plant(framework_repo, ["transcript"], "a\udabcb")

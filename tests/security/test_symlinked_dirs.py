@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RecordingFactory, git, one_line_error, run_cli
+from tests.support.cli import run_cli
+from tests.support.helpers import RecordingFactory, git, one_line_error
 
 
 def _outside(tmp_path: Path) -> dict[str, bytes]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.helpers import RecordingFactory, git, run_cli
+from tests.support.cli import run_cli, run_process
+from tests.support.helpers import RecordingFactory, git
 
 
 def _untracked(root: Path) -> str:
@@ -22,7 +23,7 @@ def test_killed_writes_leave_nothing_for_git_and_the_next_run_cleans_up(
     git(voice_repo, "commit", "-qm", "alpha")
 
     def killed(*args: str, point: str) -> None:
-        proc = run_cli(*args, env={"REFMGR_FAILPOINT": f"after-temp:{point}"})
+        proc = run_process(*args, env={"REFMGR_FAILPOINT": f"after-temp:{point}"})
         assert proc.returncode == -signal.SIGKILL, proc.stderr
 
     # The render lock's temporary, in renders/.

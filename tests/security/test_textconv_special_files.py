@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.hostile import assert_refused, clone
+from tests.support.hostile import assert_refused, clone
 
-pytest_plugins = ["tests.voice_fixtures"]
+pytest_plugins = ["tests.support.voice_fixtures"]
 
 
 def _textconv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -67,7 +67,7 @@ def test_git_log_p_through_textconv_survives_the_symlink(
     hostile: Path, env: dict[str, str]
 ) -> None:
     """git itself hands textconv the symlink's target path as a blob, not /dev/zero."""
-    from tests.helpers import run_cli
+    from tests.support.cli import run_cli
 
     assert run_cli("init", ".", cwd=hostile).returncode == 0
     proc = subprocess.run(
