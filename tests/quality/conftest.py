@@ -12,39 +12,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import pytest
-import soundfile as sf
 
-from refmgr.quality.available import missing_modules
+from tests.support.quality import VOICES_DIR, Audio, clip, require_qa, transcript
 
-VOICES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "voices"
 VOICES = ("slt", "rms", "awb", "kal")
 RATE = 16000
 
-Audio = npt.NDArray[np.float32]
+__all__ = ["VOICES_DIR", "Audio", "clip", "transcript"]  # for the tests of this folder
 QA = {"REFMGR_QUALITY": "auto"}  # tests/conftest.py turns it off for every other test
 
 
 @pytest.fixture(autouse=True)
 def _scorers_installed(request: pytest.FixtureRequest) -> None:
-    missing = missing_modules()
-    if not missing or request.node.get_closest_marker("no_qa"):
-        return
-    if os.environ.get("REFMGR_REQUIRE_QA") == "1":
-        pytest.fail(f"{', '.join(missing)} not installed but REFMGR_REQUIRE_QA=1 (make test)")
-    pytest.skip(f"refmgr[qa] is not installed (missing {', '.join(missing)})")
-
-
-def clip(name: str) -> tuple[Audio, int]:
-    """A fixture clip, ``slt_a`` say, as float32 mono and its rate."""
-    audio, rate = sf.read(VOICES_DIR / f"{name}.flac", dtype="float32")
-    return audio, int(rate)
-
-
-def transcript(name: str) -> str:
-    return (VOICES_DIR / f"{name}.lab").read_text().strip()
+    if not request.node.get_closest_marker("no_qa"):
+        require_qa()
 
 
 def without_qa(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -6,13 +6,12 @@ Used by the conftest.py of the test folders that render (``from tests.support.ca
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.gitenv import template_git as _git
 from tests.support.helpers import make_recording
 
 SCRIPT = """\
@@ -23,20 +22,6 @@ alpha {seed=7}: Only its lights, far to the north.
 beta: Then we wait until morning.
 [end] alpha: Good night.
 """
-
-
-def _git(root: Path, *args: str) -> None:
-    # Session-scoped: runs before the per-test isolated HOME exists, so it brings its own.
-    env = {
-        **os.environ,
-        "HOME": str(root.parent),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "refmgr tests",
-        "GIT_AUTHOR_EMAIL": "tests@refmgr.invalid",
-        "GIT_COMMITTER_NAME": "refmgr tests",
-        "GIT_COMMITTER_EMAIL": "tests@refmgr.invalid",
-    }
-    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,14 @@ def git_env(home: Path) -> dict[str, str]:
     return env
 
 
+def template_git(root: Path, *args: str) -> None:
+    """git in a session-scoped template repository, made before the per-test isolated HOME
+    exists: the template's parent folder stands in for HOME."""
+    subprocess.run(
+        ["git", *args], cwd=root, env=git_env(root.parent), check=True, capture_output=True
+    )
+
+
 def run(
     args: list[str], cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from refmgr.backends import registry
 from refmgr.backends.base import EngineSpec, Synthesis, VoiceReference
 from refmgr.params import SynthesisParams
 from refmgr.quality.available import missing_modules
+from tests.support.gitenv import template_git as _git
 
 VOICES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "voices"
 CAST = ("slt", "kal", "awb")  # two low voices and a high one: cast identification has work
@@ -50,19 +50,6 @@ def clip(name: str) -> tuple[Audio, int]:
 
 def transcript(name: str) -> str:
     return (VOICES_DIR / f"{name}.lab").read_text().strip()
-
-
-def _git(root: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "HOME": str(root.parent),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "refmgr tests",
-        "GIT_AUTHOR_EMAIL": "tests@refmgr.invalid",
-        "GIT_COMMITTER_NAME": "refmgr tests",
-        "GIT_COMMITTER_EMAIL": "tests@refmgr.invalid",
-    }
-    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")
