@@ -107,3 +107,35 @@ def test_the_readme_gpu_install_resolves_with_pips_resolver(tmp_path: Path) -> N
     for i, command in enumerate(c for c in commands if "--no-deps" in c):
         named = dry_run(command, tmp_path / f"no-deps-{i}.json")
         assert sorted(named) == sorted(canonical(w.split("==")[0]) for w in command if "==" in w)
+
+
+def readme_extra_installs() -> list[list[str]]:
+    """The README's other ``pip install 'refmgr[EXTRA]'`` commands (quality scorers,
+    delivery), in code blocks or inline in the prose."""
+    found = re.findall(
+        r"^(pip install '?refmgr\[.*)$|`(pip install '?refmgr\[[^`]+)`", README.read_text(), re.M
+    )
+    commands = [pip_lines(block or inline)[0] for block, inline in found]
+    gpu = readme_gpu_install()
+    return [c for c in commands if c not in gpu]
+
+
+def test_the_readme_names_the_quality_and_delivery_extras() -> None:
+    matches = [REFMGR.match(w) for c in readme_extra_installs() for w in c]
+    extras = {m.group(1) for m in matches if m is not None}
+    assert {"[qa]", "[deliver]"} <= extras, extras
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("REFMGR_CHECK_RESOLVER") != "1",
+    reason="needs the package index: REFMGR_CHECK_RESOLVER=1 (make test sets it)",
+)
+def test_the_readme_extras_resolve_with_pips_resolver(tmp_path: Path) -> None:
+    for i, command in enumerate(readme_extra_installs()):
+        versions = dry_run(local(command, str(ROOT)), tmp_path / f"extra-{i}.json")
+        assert "refmgr" in versions, command
+        if "-c" in command:  # the constraints keep their pins (torch above all)
+            pins = (ROOT / command[command.index("-c") + 1]).read_text()
+            pinned = re.search(r"^torch==(\S+)", pins, re.M)
+            assert pinned and versions["torch"].split("+")[0] == pinned.group(1), versions["torch"]
