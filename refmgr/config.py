@@ -12,7 +12,6 @@ import difflib
 import json
 import math
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from refmgr.errors import ConfigError
 from refmgr.fsutil import read_regular
 from refmgr.params import DEFAULTS, PARAM_TYPES, param_problem
 from refmgr.tomledit import Key, edit
+from refmgr.tomlread import parse_toml
 
 CONFIG_FILE = "refmgr.toml"
 MAX_CONFIG_BYTES = 1 << 20  # a few KB in practice
@@ -228,16 +228,7 @@ def load_config(path: Path) -> Config:
 
 def parse_config_bytes(raw: bytes, path: Path) -> Config:
     """A config from the bytes of a refmgr.toml (read from disk or from the git index)."""
-    try:
-        table = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"invalid TOML: {e}", path) from None
-    except ValueError:  # int() of a literal over Python's 4,300-digit limit
-        raise ConfigError("invalid TOML: an integer with too many digits", path) from None
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ConfigError("invalid TOML: arrays or tables nested too deeply", path) from None
+    table = parse_toml(raw, path, ConfigError)
     return parse_config(table, path)
 
 

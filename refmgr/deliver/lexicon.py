@@ -23,13 +23,12 @@ only) uses ``say``, and a line whose only fitting entry has no ``say`` fails.
 
 The file comes with a clone: it is read with a size cap and checked before use, and each
 problem is one ``lexicon.toml: problem`` line. Only this module, the standard library and
-refmgr.errors / fsutil are imported: the commit hook validates it.
+refmgr.errors / fsutil / tomlread are imported: the commit hook validates it.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import read_regular
+from refmgr.tomlread import parse_toml
 
 LEXICON_FILE = "lexicon.toml"
 LEXICON_VERSION = 1
@@ -170,12 +170,7 @@ def parse_lexicon(data: bytes, path: Path) -> Lexicon:
     """Check and read lexicon.toml's bytes; the first problem raises LexiconError."""
     if len(data) > MAX_LEXICON_BYTES:
         raise LexiconError(f"over the limit of {MAX_LEXICON_BYTES} bytes for a lexicon", path)
-    try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise LexiconError("not UTF-8 text", path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise LexiconError(f"invalid TOML: {' '.join(str(e).split())}", path) from None
+    doc = parse_toml(data, path, LexiconError)
     version = doc.get("lexicon_version")
     if version != LEXICON_VERSION:
         raise LexiconError(

@@ -80,6 +80,10 @@ def test_phonemes_for_the_engine_that_takes_them() -> None:
         (b"lexicon_version = 1\n[global]\n'' = 'b'\n", "1 to 200 characters"),
         (b"lexicon_version = 1\n[character.'../x']\nA = 'b'\n", "not a valid character"),
         (b"lexicon_version = 1\n[global]\nA = {say = 'b', match_case = 1}\n", "true or false"),
+        # the bombs refmgr.toml is guarded against (tests/security/test_config_bombs.py)
+        (b"lexicon_version = 1\nx = " + b"7" * 5000 + b"\n", "integer with too many digits"),
+        (b"lexicon_version = 1\nx = " + b"[" * 1000 + b"]" * 1000 + b"\n", "nested too deeply"),
+        (b"lexicon_version = 1\nx = " + b"{a = " * 400 + b"1" + b"}" * 400, "nested too deeply"),
     ],
 )
 def test_bad_files_are_one_line_errors(data: bytes, problem: str) -> None:
@@ -184,6 +188,13 @@ def test_the_commit_hook_validates_the_staged_lexicon(cast_repo: Path) -> None:
     git(cast_repo, "add", "lexicon.toml")
     proc = run_cli("validate", "--staged", "--", "lexicon.toml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_toml_bomb_in_the_lexicon_is_a_finding_not_a_crash(cast_repo: Path) -> None:
+    (cast_repo / "lexicon.toml").write_bytes(b"lexicon_version = 1\nx = " + b"[" * 5000)
+    proc = run_cli("validate")
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # not 3, a bug
+    assert proc.stdout.strip() == "lexicon.toml: invalid TOML: arrays or tables nested too deeply"
 
 
 def test_validating_imports_nothing_heavy(cast_repo: Path) -> None:
