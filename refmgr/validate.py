@@ -191,9 +191,10 @@ def _readable(
     return True
 
 
-def _read(
+def read_checked(
     snapshot: Snapshot, path: str, limit: int, what: str, report: Report, check: str
 ) -> bytes | None:
+    """The bytes of ``path`` in the snapshot, or None with a finding saying why not."""
     try:
         return snapshot.read(path, limit)
     except TooLarge as e:
@@ -208,7 +209,7 @@ def _load_manifest(
 ) -> Manifest | None:
     if not _readable(snapshot, path, directory, "manifest", report, "manifest"):
         return None
-    raw = _read(snapshot, path, MAX_MANIFEST_BYTES, "manifest", report, "manifest")
+    raw = read_checked(snapshot, path, MAX_MANIFEST_BYTES, "manifest", report, "manifest")
     if raw is None:
         return None
     try:
@@ -309,7 +310,7 @@ def _check_tokens(
     if not _readable(snapshot, path, config.paths.refs, "token file", report, "tokens"):
         return
     limit = config.limits.max_token_bytes
-    data = _read(snapshot, path, limit, "token file", report, "tokens")
+    data = read_checked(snapshot, path, limit, "token file", report, "tokens")
     if data is None:
         return
     try:

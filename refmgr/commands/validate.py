@@ -12,9 +12,9 @@ from refmgr.config import CONFIG_FILE, Config
 from refmgr.deliver.lexicon import LEXICON_FILE, MAX_LEXICON_BYTES, LexiconError, parse_lexicon
 from refmgr.findings import Finding
 from refmgr.project import STATE_DIR, find_root
-from refmgr.snapshot import Index, Snapshot, TooLarge, WorkTree
+from refmgr.snapshot import Index, Snapshot, WorkTree
 from refmgr.store import JOURNAL, RECOVER_HINT
-from refmgr.validate import Report, snapshot_config, validate
+from refmgr.validate import Report, read_checked, snapshot_config, validate
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,13 @@ def _check_lexicon(snapshot: Snapshot, report: Report) -> None:
     if kind != "file":
         report.add(LEXICON_FILE, "not a regular file", "lexicon")
         return
+    data = read_checked(snapshot, LEXICON_FILE, MAX_LEXICON_BYTES, "lexicon", report, "lexicon")
+    if data is None:
+        return
     try:
-        parse_lexicon(snapshot.read(LEXICON_FILE, MAX_LEXICON_BYTES), Path(LEXICON_FILE))
+        parse_lexicon(data, Path(LEXICON_FILE))
     except LexiconError as e:
         report.add(LEXICON_FILE, e.message, "lexicon")
-    except TooLarge:
-        report.add(LEXICON_FILE, f"over the limit of {MAX_LEXICON_BYTES} bytes", "lexicon")
-    except OSError as e:
-        report.add(LEXICON_FILE, f"cannot read: {e.strerror or e}", "lexicon")
 
 
 def _selected_names(
