@@ -9,7 +9,7 @@ decoded or synthesized.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -197,3 +197,48 @@ class Engine(Protocol):
     ) -> Synthesis: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """One line for ``synthesize_many``: what ``synthesize`` takes, as a value."""
+
+    reference: VoiceReference
+    text: str
+    params: SynthesisParams
+
+
+# What ``synthesize_many`` yields for each request: its index in the list given, and its
+# audio or the exception that request failed with.
+LineResult = tuple[int, Synthesis | Exception]
+
+
+class BatchEngine(Engine, Protocol):
+    """An engine (or an executor standing in for one) that speaks many lines at once.
+
+    ``synthesize_many`` yields one ``(index, Synthesis | Exception)`` for every request, in
+    the order they finish (not necessarily the order given), each index exactly once. A
+    request that fails yields its exception and does not fail the others; only what ends
+    the whole run (Ctrl-C, a dead device) is raised. The caller may stop iterating at any
+    time (Ctrl-C): the engine must then leave nothing running. A request's audio must not
+    depend on which other requests share its batch, or the engine must say in its pins
+    what the bytes depend on.
+    """
+
+    def synthesize_many(self, requests: Sequence[LineRequest]) -> Iterator[LineResult]: ...
+
+
+def synthesize_many(engine: Engine, requests: Sequence[LineRequest]) -> Iterator[LineResult]:
+    """``engine.synthesize_many`` where the engine has it, else one ``synthesize`` per line."""
+    many = getattr(engine, "synthesize_many", None)
+    if many is not None:
+        yield from many(requests)
+        return
+    for index, request in enumerate(requests):
+        try:
+            synthesis: Synthesis | Exception = engine.synthesize(
+                request.reference, request.text, request.params
+            )
+        except Exception as e:  # one line's failure; Ctrl-C and the like still end the run
+            synthesis = e
+        yield index, synthesis
