@@ -136,10 +136,11 @@ def _descr_problem(descr: str) -> str:
     if "O" in descr:
         return "object dtype (pickled Python objects) refused: token files hold integers only"
     if descr.startswith(">"):
-        return f"big-endian dtype '{descr}' (expected little-endian)"
+        return f"big-endian dtype {descr!r} (expected little-endian)"
     if descr[1:2] in ("f", "c"):
-        return f"floating-point dtype '{descr}' (expected integer codes)"
-    return f"unsupported dtype '{descr}' (expected one of {', '.join(sorted(DTYPES.values()))})"
+        return f"floating-point dtype {descr!r} (expected integer codes)"
+    # repr: a hostile descr may hold newlines or quotes; a finding stays one line.
+    return f"unsupported dtype {descr!r} (expected one of {', '.join(sorted(DTYPES.values()))})"
 
 
 def smallest_dtype(low: int, high: int) -> str:
