@@ -8,22 +8,34 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from refmgr.backends.base import LineRequest, LineResult, Synthesis, VoiceReference
 from refmgr.backends.registry import ENGINES, load_engine
 from refmgr.commands.render import plan_render
-from refmgr.params import SynthesisParams
+from refmgr.errors import BackendError
+from refmgr.params import DEFAULTS, SynthesisParams
 from refmgr.project import open_project
-from refmgr.render.chunks import split_text
-from refmgr.render.output import encode_output, facts_of, pcm_of
+from refmgr.render.chunks import Chunking, ChunkingEngine, chunk_store, split_text
+from refmgr.render.output import ChunkedSynthesis, encode_output, facts_of, pcm_of
 from refmgr.render.plan import cache_key, key_document
 from tests.support.cli import run_cli
 from tests.support.helpers import git
-from tests.support.render import check_lock, outputs, read_lock, render, rendered
+from tests.support.render import (
+    check_lock,
+    chunk_files,
+    long_text,
+    outputs,
+    read_lock,
+    render,
+    rendered,
+)
 
 # --- the splitter ------------------------------------------------------------------------
 
@@ -128,31 +140,6 @@ def test_editing_one_sentence_changes_one_piece(
 
 
 # --- rendering with the draft engine -----------------------------------------------------
-
-PARTS = (
-    "the keeper climbed the narrow stairs",
-    "a gull cried over the grey water",
-    "the lamp turned slowly in its brass cage",
-    "far out a fishing boat rolled in the swell",
-    "the wind pulled at the shutters of the house",
-    "somebody sang an old song down by the pier",
-)
-
-
-def long_text(chars: int = 3000) -> str:
-    """Sentences of 200-odd characters (each a chunk of its own with the draft engine)."""
-    sentences, i = [], 0
-    while sum(len(s) + 1 for s in sentences) < chars:
-        words = [PARTS[(i + k) % len(PARTS)] for k in range(5)]
-        sentences.append(f"In part {i + 1}, " + ", and ".join(words) + ".")
-        i += 1
-    return " ".join(sentences)
-
-
-def chunk_files(root: Path) -> dict[str, int]:
-    """The chunk cache: file name -> inode (a chunk written again gets a new one)."""
-    folder = root / "renders" / "ep" / ".chunks"
-    return {p.name: p.stat().st_ino for p in folder.iterdir()} if folder.is_dir() else {}
 
 
 @pytest.fixture
@@ -280,8 +267,6 @@ def test_hostile_chunk_files_are_never_trusted(long_repo: Path, tmp_path: Path) 
     wrong, linked, huge = (folder / f"{chunks[i]['key']}.wav" for i in (1, 3, 5))
     # Wrong audio for its key: a whole, well-formed chunk file of another chunk's samples.
     other, rate = pcm_of((folder / f"{chunks[0]['key']}.wav").read_bytes())
-    from refmgr.backends.base import Synthesis
-
     wrong.write_bytes(
         encode_output(Synthesis(other, rate), key=chunks[1]["key"], engine_id="draft", draft=True)
     )
@@ -383,3 +368,80 @@ def test_retake_seed_and_params_reach_every_chunk(long_repo: Path) -> None:
     second = next(e for e in read_lock(long_repo)["entries"] if e["id"] == "long")["chunks"]
     assert [c["text"] for c in first] == [c["text"] for c in second]
     assert not {c["key"] for c in first} & {c["key"] for c in second}
+
+
+class Recorded:
+    """The real draft engine, as a batch engine that notes each batch it is given and
+    fails the texts that contain FAIL (as an engine refuses a line)."""
+
+    def __init__(self, project_root: Path) -> None:
+        project = open_project(project_root)
+        self.inner = load_engine("draft", settings=project.config.engines.draft)
+        self.spec = self.inner.spec
+        self.batches: list[list[str]] = []
+
+    def pins(self) -> dict[str, Any]:
+        return self.inner.pins()
+
+    def synthesize(self, reference: VoiceReference, text: str, params: SynthesisParams) -> Any:
+        if "FAIL" in text:
+            raise BackendError(f"refused: {text[:20]}")
+        return self.inner.synthesize(reference, text, params)
+
+    def synthesize_many(self, requests: Sequence[LineRequest]) -> Iterator[LineResult]:
+        self.batches.append([r.text for r in requests])
+        for index, request in reversed(list(enumerate(requests))):  # finishing out of order
+            try:
+                result: Any = self.synthesize(request.reference, request.text, request.params)
+            except BackendError as e:
+                result = e
+            yield index, result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_the_uncached_chunks_of_all_lines_go_to_the_engine_in_one_batch(
+    cast_repo: Path, tmp_path: Path
+) -> None:
+    project = open_project(cast_repo)
+    voice = plan_render(project, cast_repo / "ep.txt").cast.members["alpha"].voice
+    inner = Recorded(cast_repo)
+    store = chunk_store(
+        tmp_path, tmp_path / "renders", tmp_path / "state", "ep", engine=ENGINES["draft"]
+    )
+    (tmp_path / "state").mkdir()
+    engine = ChunkingEngine(inner, store, Chunking(max_chars=60, pause_ms=100))
+    shared = "This sentence is shared by both of the long lines here."
+    first = f"The first line opens with a sentence of its own. {shared}"
+    second = f"{shared} The second line then closes with another one."
+    failing = "A third long line has a sentence that cannot be spoken. It says FAIL here."
+    params = DEFAULTS
+    requests = [LineRequest(voice, t, params) for t in (first, "Short.", second, failing)]
+    results = dict(engine.synthesize_many(requests))
+
+    assert sorted(results) == [0, 1, 2, 3]
+    # One batch: each distinct chunk once (the shared sentence too), the short line whole.
+    (batch,) = inner.batches
+    assert sorted(batch) == sorted(
+        [
+            "The first line opens with a sentence of its own.",
+            shared,
+            "Short.",
+            "The second line then closes with another one.",
+            "A third long line has a sentence that cannot be spoken.",
+            "It says FAIL here.",
+        ]
+    )
+    assert isinstance(results[3], BackendError)  # only the line with the failing chunk
+    assert isinstance(results[1], Synthesis) and not isinstance(results[1], ChunkedSynthesis)
+    for index in (0, 2):
+        joined = results[index]
+        assert isinstance(joined, ChunkedSynthesis) and len(joined.chunks) == 2
+    shared_key = results[0].chunks[1].key  # type: ignore[union-attr]
+    assert shared_key == results[2].chunks[0].key  # type: ignore[union-attr]
+
+    # Again: every chunk that was spoken comes from the store; only the failed one is asked.
+    again = dict(engine.synthesize_many(requests))
+    assert inner.batches[1] == ["Short.", "It says FAIL here."]
+    assert again[0].audio.tobytes() == results[0].audio.tobytes()  # type: ignore[union-attr]

@@ -64,3 +64,29 @@ def whole_outputs(root: Path, name: str = "ep") -> None:
             continue  # the chunk cache (render/chunks.py)
         assert not path.name.startswith("."), f"temporary left behind: {path.name}"
         assert facts_of(path.read_bytes()) is not None, f"not a whole output: {path.name}"
+
+
+PARTS = (
+    "the keeper climbed the narrow stairs",
+    "a gull cried over the grey water",
+    "the lamp turned slowly in its brass cage",
+    "far out a fishing boat rolled in the swell",
+    "the wind pulled at the shutters of the house",
+    "somebody sang an old song down by the pier",
+)
+
+
+def long_text(chars: int = 3000) -> str:
+    """Sentences of 200-odd characters (each a chunk of its own with the draft engine)."""
+    sentences, i = [], 0
+    while sum(len(s) + 1 for s in sentences) < chars:
+        words = [PARTS[(i + k) % len(PARTS)] for k in range(5)]
+        sentences.append(f"In part {i + 1}, " + ", and ".join(words) + ".")
+        i += 1
+    return " ".join(sentences)
+
+
+def chunk_files(root: Path, name: str = "ep") -> dict[str, int]:
+    """The chunk cache: file name -> inode (a chunk written again gets a new one)."""
+    folder = root / "renders" / name / ".chunks"
+    return {p.name: p.stat().st_ino for p in folder.iterdir()} if folder.is_dir() else {}
