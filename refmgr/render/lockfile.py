@@ -21,7 +21,7 @@ its content hashes, which is what decides the sound and what its manifest in git
      "missing": [{"index", "id", "character", "output"}]}
 
 An entry's key is ``cache_key(key_document(engine, references[character].inputs, text,
-params))``, so anyone can check it; ``take`` says that the output is not the line's first
+params, lexicon, chunking))``, so anyone can check it; ``take`` says that the output is not the line's first
 take but the retake with that number and seed, which a later render synthesizes directly.
 ``quality`` holds the scores of the output (scoring.py), keyed by what they depend on, and
 ``takes`` the scores of every take tried when there was more than one. A line split into
