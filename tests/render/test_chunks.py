@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,17 @@ def test_a_symlinked_chunk_folder_is_replaced_not_written_through(
     assert folder.is_dir() and not folder.is_symlink()
     assert sorted(os.listdir(elsewhere)) == listing  # nothing read as trusted, nothing written
     assert outputs(long_repo) == made
+
+
+def test_a_file_in_place_of_the_chunk_folder_is_replaced(long_repo: Path) -> None:
+    render(long_repo)
+    made = outputs(long_repo)
+    folder = long_repo / "renders" / "ep" / ".chunks"
+    shutil.rmtree(folder)
+    folder.write_bytes(b"not a folder")
+    assert rendered(render(long_repo, force=True)) == ["0001", "long"]
+    assert folder.is_dir() and outputs(long_repo) == made
+    check_lock(long_repo)
 
 
 def test_a_long_line_warns_once_with_its_label(long_repo: Path) -> None:
