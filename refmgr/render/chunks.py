@@ -454,11 +454,12 @@ class ChunkingEngine:
     def synthesize_many(self, requests: Sequence[LineRequest]) -> Iterator[LineResult]:
         if self._pins is None:
             self._pins = self.inner.pins()
-        whole: dict[int, int] = {}  # index of a call -> the request spoken as it is
-        wanted: dict[str, int] = {}  # chunk key -> index of the call that speaks it
-        chunks: dict[int, tuple[PlannedChunk, ...]] = {}
+        calls: list[LineRequest] = []  # what the inner engine is asked, in one go
+        whole: dict[int, int] = {}  # call -> the request it is, spoken as it is
+        spoken_by: dict[int, str] = {}  # call -> the chunk key it speaks
+        chunks: dict[int, tuple[PlannedChunk, ...]] = {}  # request -> its chunks
+        waiting: dict[str, list[int]] = {}  # chunk key -> the requests that need it
         ready: dict[str, ChunkAudio] = {}
-        calls: list[LineRequest] = []
         for index, request in enumerate(requests):
             planned = plan_chunks(
                 self.chunking, self.spec.id, self._pins, request.reference, request.text,
@@ -470,48 +471,46 @@ class ChunkingEngine:
                 continue
             chunks[index] = planned
             for chunk in planned:
-                if chunk.key in ready or chunk.key in wanted:
+                if chunk.key in ready:
                     continue
-                cached = self.store.get(chunk.key)
-                if cached is not None:
-                    ready[chunk.key] = cached
-                else:
-                    wanted[chunk.key] = len(calls)
+                if chunk.key not in waiting:
+                    cached = self.store.get(chunk.key)
+                    if cached is not None:
+                        ready[chunk.key] = cached
+                        continue
+                    spoken_by[len(calls)] = chunk.key
                     calls.append(LineRequest(request.reference, chunk.text, request.params))
-        by_call = {call: key for key, call in wanted.items()}
-        failed: dict[str, Exception] = {}
-        done: set[int] = set()
-
-        def finished() -> Iterator[LineResult]:
-            for index, planned in chunks.items():
-                if index in done:
-                    continue
-                error = next((failed[c.key] for c in planned if c.key in failed), None)
-                if error is not None:
-                    done.add(index)
-                    yield index, error
-                elif all(c.key in ready for c in planned):
-                    done.add(index)
-                    try:
-                        joined: Synthesis | Exception = self._join([ready[c.key] for c in planned])
-                    except BackendError as e:
-                        joined = e
-                    yield index, joined
-
-        yield from finished()  # every chunk cached
+                waiting.setdefault(chunk.key, []).append(index)
+        for index, planned in chunks.items():
+            if all(c.key in ready for c in planned):
+                yield index, self._joined(planned, ready)  # every chunk cached
+        failed: set[int] = set()
         for call, result in synthesize_many(self.inner, calls):
             if call in whole:
                 yield whole[call], result
                 continue
-            key = by_call[call]
-            if isinstance(result, Exception):
-                failed[key] = result
-            else:
+            key = spoken_by[call]
+            if not isinstance(result, Exception):
                 try:
                     ready[key] = self.store.put(key, result)
-                except BackendError as e:  # no audio, NaN: that chunk's lines fail
-                    failed[key] = e
-            yield from finished()
+                except BackendError as e:  # no audio, NaN: the lines of that chunk fail
+                    result = e
+            for index in dict.fromkeys(waiting.pop(key)):
+                if index in failed:
+                    continue
+                if isinstance(result, Exception):
+                    failed.add(index)  # its first failing chunk fails it; no more yields
+                    yield index, result
+                elif all(c.key in ready for c in chunks[index]):
+                    yield index, self._joined(chunks[index], ready)
+
+    def _joined(
+        self, planned: tuple[PlannedChunk, ...], ready: Mapping[str, ChunkAudio]
+    ) -> Synthesis | Exception:
+        try:
+            return self._join([ready[c.key] for c in planned])
+        except BackendError as e:
+            return e
 
     def _join(self, parts: list[ChunkAudio]) -> Synthesis:
         rate = parts[0].sample_rate

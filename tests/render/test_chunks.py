@@ -429,10 +429,12 @@ def test_the_uncached_chunks_of_all_lines_go_to_the_engine_in_one_batch(
     second = f"{shared} The second line then closes with another one."
     failing = "A third long line has a sentence that cannot be spoken. It says FAIL here."
     params = DEFAULTS
-    requests = [LineRequest(voice, t, params) for t in (first, "Short.", second, failing)]
+    twice = f"{shared} {shared}"
+    texts = (first, "Short.", second, failing, twice)
+    requests = [LineRequest(voice, t, params) for t in texts]
     results = dict(engine.synthesize_many(requests))
 
-    assert sorted(results) == [0, 1, 2, 3]
+    assert sorted(results) == [0, 1, 2, 3, 4]
     # One batch: each distinct chunk once (the shared sentence too), the short line whole.
     (batch,) = inner.batches
     assert sorted(batch) == sorted(
@@ -452,6 +454,9 @@ def test_the_uncached_chunks_of_all_lines_go_to_the_engine_in_one_batch(
         assert isinstance(joined, ChunkedSynthesis) and len(joined.chunks) == 2
     shared_key = results[0].chunks[1].key  # type: ignore[union-attr]
     assert shared_key == results[2].chunks[0].key  # type: ignore[union-attr]
+    repeated = results[4]
+    assert isinstance(repeated, ChunkedSynthesis)
+    assert [c.key for c in repeated.chunks] == [shared_key, shared_key]
 
     # Again: every chunk that was spoken comes from the store; only the failed one is asked.
     again = dict(engine.synthesize_many(requests))
