@@ -183,8 +183,9 @@ def _planned(project: Project, script: Script, options: RenderOptions) -> Iterat
     try:
         index = _index(project, script.name)
         recorded = _recorded(project, script.name, options.shard)
-        # Long lines are spoken chunk by chunk, each chunk cached (render/chunks.py); the
-        # chunks the last lock records are the only ones trusted from renders/.
+        # Long lines are spoken chunk by chunk, each chunk cached (render/chunks.py): a
+        # cached chunk is trusted only with the sha256 the last lock (or this checkout's
+        # own record) holds for it.
         store = chunk_store(
             project.root,
             project.renders_dir,

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from refmgr.backends.base import LineRequest, LineResult, Synthesis, VoiceReference
 from refmgr.backends.registry import ENGINES, load_engine
-from refmgr.commands.render import plan_render
+from refmgr.commands.render import merge_shards, plan_render
 from refmgr.errors import BackendError
 from refmgr.params import DEFAULTS, SynthesisParams
 from refmgr.project import open_project
 from refmgr.render.chunks import Chunking, ChunkingEngine, chunk_store, split_text
 from refmgr.render.output import ChunkedSynthesis, encode_output, facts_of, pcm_of
-from refmgr.render.plan import cache_key, key_document
+from refmgr.render.plan import Shard, cache_key, key_document
 from tests.support.cli import run_cli
 from tests.support.helpers import git
 from tests.support.render import (
@@ -462,3 +462,29 @@ def test_the_uncached_chunks_of_all_lines_go_to_the_engine_in_one_batch(
     again = dict(engine.synthesize_many(requests))
     assert inner.batches[1] == ["Short.", "It says FAIL here."]
     assert again[0].audio.tobytes() == results[0].audio.tobytes()  # type: ignore[union-attr]
+
+
+def test_shards_of_a_script_with_a_long_line_merge_into_the_whole_renders_lock(
+    long_repo: Path, tmp_path: Path
+) -> None:
+    whole = tmp_path / "whole"
+    shutil.copytree(long_repo, whole, symlinks=True)
+    render(whole)
+    for k in (1, 2):
+        render(long_repo, shard=Shard(k, 2))
+    merge_shards(open_project(long_repo), Path("ep.txt"))
+    merged = (long_repo / "renders" / "ep.lock.json").read_bytes()
+    assert merged == (whole / "renders" / "ep.lock.json").read_bytes()
+    assert outputs(long_repo) == outputs(whole)
+    assert "chunks" in json.loads(merged)["entries"][1]
+
+
+def test_render_status_says_how_many_chunks_changed(long_repo: Path) -> None:
+    render(long_repo)
+    script = long_repo / "ep.txt"
+    script.write_text(script.read_text().replace("In part 2, ", "In part 2, then "))
+    script.write_text(script.read_text().replace("In part 9, ", "In part 9, then "))
+    proc = run_cli("render", "status", "ep.txt", cwd=long_repo)
+    row = next(line for line in proc.stdout.splitlines() if " long " in line)
+    count = len(split_text(long_text(), 400))
+    assert row.split()[0] == "render" and row.endswith(f"(2 of {count} chunks changed)"), row
