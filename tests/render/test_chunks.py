@@ -488,3 +488,22 @@ def test_render_status_says_how_many_chunks_changed(long_repo: Path) -> None:
     row = next(line for line in proc.stdout.splitlines() if " long " in line)
     count = len(split_text(long_text(), 400))
     assert row.split()[0] == "render" and row.endswith(f"(2 of {count} chunks changed)"), row
+
+
+def test_a_lexicon_entry_re_renders_only_the_chunk_that_says_it(long_repo: Path) -> None:
+    script = long_repo / "ep.txt"
+    script.write_text(script.read_text().replace("In part 5, ", "In part 5, Nguyen saw "))
+    lexicon = 'lexicon_version = 1\n\n[global]\nNguyen = "Win"\n'
+    (long_repo / "lexicon.toml").write_text(lexicon)
+    render(long_repo)
+    before = chunk_files(long_repo)
+    entry = next(e for e in read_lock(long_repo)["entries"] if e["id"] == "long")
+    assert entry["lexicon"] == {"Nguyen": {"scope": "global", "say": "Win"}}
+    # The chunks hold the text as spoken: the lexicon applied.
+    assert any("Win saw" in c["text"] for c in entry["chunks"])
+
+    (long_repo / "lexicon.toml").write_text(lexicon.replace('"Win"', '"Wynn"'))
+    assert rendered(render(long_repo)) == ["long"]
+    after = chunk_files(long_repo)
+    assert len([n for n, ino in after.items() if before.get(n) != ino]) == 1
+    check_lock(long_repo)
