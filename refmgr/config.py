@@ -127,6 +127,11 @@ class RenderSettings:
     repetition_penalty: float = DEFAULTS.repetition_penalty
     max_new_tokens: int = DEFAULTS.max_new_tokens
     gap_s: float = 0.5  # silence between lines in `render --mix`
+    # Long lines (refmgr.render.chunks): split into chunks of at most this many characters;
+    # 0: the engine's own limit (EngineSpec.max_chunk_chars), which a value can only lower.
+    chunk_chars: int = 0
+    chunk_pause_ms: int = 250  # silence between the chunks of a split line
+    warn_line_chars: int = 1000  # warn about lines longer than this; 0: never
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,9 @@ class QualitySettings:
 # The longest pause between lines in a mix: longer is a typo (1e12), not a pause, and the
 # silence is allocated in memory.
 MAX_GAP_S = 60.0
+# Below a few words a chunk has no prosody left; above, no engine takes it at once.
+MIN_CHUNK_CHARS, MAX_CHUNK_CHARS = 20, 100_000
+MAX_CHUNK_PAUSE_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -347,6 +355,7 @@ def _check_semantics(config: Config, path: Path) -> None:
             f"render.gap_s must be between 0 and {MAX_GAP_S:g} seconds, not {config.render.gap_s}",
             path,
         )
+    _check_chunking(config.render, path)
     _check_render_quality(config.quality.render, path)
 
     for codec_id in (config.codecs.default, *config.codecs.allowed):
@@ -406,6 +415,27 @@ def _check_semantics(config: Config, path: Path) -> None:
             )
     for model, settings in config.models.items():
         _check_model(model, settings, path)
+
+
+def _check_chunking(settings: RenderSettings, path: Path) -> None:
+    chars = settings.chunk_chars
+    if chars != 0 and not MIN_CHUNK_CHARS <= chars <= MAX_CHUNK_CHARS:
+        raise ConfigError(
+            f"render.chunk_chars must be 0 (the engine's limit) or between {MIN_CHUNK_CHARS} "
+            f"and {MAX_CHUNK_CHARS}, not {chars}",
+            path,
+        )
+    if not 0 <= settings.chunk_pause_ms <= MAX_CHUNK_PAUSE_MS:
+        raise ConfigError(
+            f"render.chunk_pause_ms must be between 0 and {MAX_CHUNK_PAUSE_MS}, "
+            f"not {settings.chunk_pause_ms}",
+            path,
+        )
+    if settings.warn_line_chars < 0:
+        raise ConfigError(
+            f"render.warn_line_chars must be 0 (never warn) or more, not {settings.warn_line_chars}",
+            path,
+        )
 
 
 def _check_render_quality(settings: RenderQuality, path: Path) -> None:

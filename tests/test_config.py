@@ -86,5 +86,11 @@ def test_render_settings_are_the_synthesis_parameters_plus_the_gap() -> None:
     from refmgr.params import DEFAULTS, PARAM_TYPES, SynthesisParams
 
     settings = RenderSettings()
-    assert [f.name for f in dataclasses.fields(RenderSettings)] == [*PARAM_TYPES, "gap_s"]
+    assert [f.name for f in dataclasses.fields(RenderSettings)] == [
+        *PARAM_TYPES,
+        "gap_s",
+        "chunk_chars",
+        "chunk_pause_ms",
+        "warn_line_chars",
+    ]
     assert SynthesisParams(**{name: getattr(settings, name) for name in PARAM_TYPES}) == DEFAULTS

@@ -150,6 +150,11 @@ class EngineSpec:
     # Phonemes it reads in text, as lexicon.toml's `phonemes` spell them ("espeak": eSpeak
     # NG mnemonics in [[...]]); None: text only, lexicon entries give it their `say`.
     phonemes: str | None = None
+    # The longest text (in characters) the engine is given at once: a longer line is split
+    # at sentence ends into chunks of at most this many (refmgr.render.chunks), which
+    # refmgr.toml's [render] chunk_chars can lower. Bounds memory and context per call and
+    # is the unit of re-rendering after an edit.
+    max_chunk_chars: int = 400
 
     def param_problem(self, name: str, value: float) -> str | None:
         return self.params.problem(name, value, self.id)

@@ -62,6 +62,15 @@ FISH_PARAMS = ParamRules(
     unlimited_new_tokens=True,
 )
 
+# The fish engines' chunk: about 20 s of speech (English runs near 15 characters a second),
+# which the model writes as ~430 semantic frames (21.5 a second) after ~80 text tokens. With
+# a typical 10-30 s reference (its ~650 frames and transcript are the prompt) a chunk's
+# whole sequence stays near 1,300 tokens: inside upstream's prompt limit (max_seq_len -
+# 2048) of the 4096-token S1-mini and 1.5 models even for a 60 s reference, and in the
+# range upstream's own text splitter uses (fish-speech 1.5 cuts at 200-300 bytes). Longer
+# chunks also drift in voice more (upstream issue #597).
+FISH_CHUNK_CHARS = 300
+
 CODECS: dict[str, CodecSpec] = {
     "codec2-3200": CodecSpec(
         id="codec2-3200",
@@ -119,6 +128,9 @@ ENGINES: dict[str, EngineSpec] = {
         draft=True,
         settings_key="draft",
         phonemes="espeak",
+        # eSpeak has no context limit: this only bounds what one edit re-renders (a few
+        # sentences, ~25 s of speech) and the memory of one utterance.
+        max_chunk_chars=400,
     ),
     "fish-s1": EngineSpec(
         id="fish-s1",
@@ -129,6 +141,7 @@ ENGINES: dict[str, EngineSpec] = {
         install_hint=FISH_S1_INSTALL,
         checkpoint=FISH_S1_CHECKPOINT,
         params=FISH_PARAMS,
+        max_chunk_chars=FISH_CHUNK_CHARS,
     ),
     "fish-1.5": EngineSpec(
         id="fish-1.5",
@@ -139,6 +152,7 @@ ENGINES: dict[str, EngineSpec] = {
         install_hint=FISH_15_INSTALL,
         checkpoint=FISH_15_CHECKPOINT,
         params=FISH_PARAMS,
+        max_chunk_chars=FISH_CHUNK_CHARS,
     ),
 }
 

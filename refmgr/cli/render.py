@@ -222,6 +222,7 @@ def run(
     )
     if dry_run:
         plan = plan_render(project, script, options=options)
+        _print_warnings(plan)
         if as_json:
             emit_json(plan.to_json())
         else:
@@ -242,6 +243,7 @@ def run(
         if bar is not None:
             bar.close()
     outcome = result.run
+    _print_warnings(result.plan)
     if as_json:
         emit_json(result.to_json())
     _print_failures(result.plan, outcome.failures)
@@ -480,6 +482,11 @@ def _print_failures(plan: Plan, failures: list[Failure]) -> None:
         line = failure.step.line
         where = f"{display_path(plan.script.path)}:{line.line}"
         click.echo(f"{where}: line {line.label} not rendered: {failure.error}", err=True)
+
+
+def _print_warnings(plan: Plan) -> None:
+    for warning in plan.warnings():  # lines over render.warn_line_chars, one each
+        click.echo(f"{display_path(plan.script.path)}: warning: {warning}", err=True)
 
 
 def _print_plan(

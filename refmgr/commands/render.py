@@ -26,6 +26,7 @@ from refmgr.project import Project, repo_relative
 from refmgr.quality.available import quality_from_env
 from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
 from refmgr.render.cast import cast_script
+from refmgr.render.chunks import ChunkingEngine, ChunkStore, chunk_store, chunking_for
 from refmgr.render.gate import problems
 from refmgr.render.lockfile import (
     check_owner,
@@ -155,6 +156,7 @@ class _Planned:
     engine: Engine
     index: OutputIndex
     recorded: dict[str, Recorded]  # what the last lock says, by output path
+    chunks: ChunkStore  # the audio of split lines' chunks
 
 
 @contextlib.contextmanager
@@ -181,6 +183,18 @@ def _planned(project: Project, script: Script, options: RenderOptions) -> Iterat
     try:
         index = _index(project, script.name)
         recorded = _recorded(project, script.name, options.shard)
+        # Long lines are spoken chunk by chunk, each chunk cached (render/chunks.py): a
+        # cached chunk is trusted only with the sha256 the last lock (or this checkout's
+        # own record) holds for it.
+        store = chunk_store(
+            project.root,
+            project.renders_dir,
+            project.state_dir,
+            script.name,
+            engine=spec,
+            trusted={c.key: c.sha256 for r in recorded.values() for c in r.chunks},
+        )
+        engine = ChunkingEngine(engine, store, chunking_for(spec, project.config.render))
         plan = make_plan(
             project,
             script,
@@ -196,7 +210,7 @@ def _planned(project: Project, script: Script, options: RenderOptions) -> Iterat
             index=index,
             lexicon=load_lexicon(project.root),
         )
-        yield _Planned(plan, engine, index, recorded)
+        yield _Planned(plan, engine, index, recorded, store)
     finally:
         engine.close()
 
@@ -308,6 +322,12 @@ def render_script(
         finally:
             if scoring is not None:
                 scoring.close()
+        if not plan.partial:
+            # Chunks no line uses any more (those of outputs on disk stay: retakes).
+            planned.chunks.prune(
+                {c.key for s in plan.steps for c in s.chunks}
+                | {c.key for facts in run.facts.values() for c in facts.chunks}
+            )
     result = RenderResult(
         plan,
         run,

@@ -14,15 +14,20 @@ its content hashes, which is what decides the sound and what its manifest in git
      "entries": [{"index", "id", "character", "text", "params", "key",
                   "output": {"path", "sha256", "bytes", "duration_s", "sample_rate"},
                   "take": {"take", "seed"},               (only a retake: see takes.py)
-                  "quality": {"score_key", "scores", "takes"}}],  (only when scored)
+                  "quality": {"score_key", "scores", "takes"},   (only when scored)
+                  "chunking": {"splitter", "max_chars", "pause_ms"},  (only a split line)
+                  "chunks": [{"text", "key", "sha256", "offset", "samples"}]}],  (ditto)
      "scorers": {"pins"},                                  (only when a line is scored)
      "missing": [{"index", "id", "character", "output"}]}
 
 An entry's key is ``cache_key(key_document(engine, references[character].inputs, text,
-params))``, so anyone can check it; ``take`` says that the output is not the line's first
+params, lexicon, chunking))``, so anyone can check it; ``take`` says that the output is not the line's first
 take but the retake with that number and seed, which a later render synthesizes directly.
 ``quality`` holds the scores of the output (scoring.py), keyed by what they depend on, and
-``takes`` the scores of every take tried when there was more than one. ``script_path`` is the script the lock belongs to
+``takes`` the scores of every take tried when there was more than one. A line split into
+chunks (chunks.py) has ``chunking`` in its key and lists its chunks: each one's text, key,
+the sha256 of its cached file and where it starts in the output (``offset``, in samples;
+the chunks are joined with ``pause_ms`` of silence). ``script_path`` is the script the lock belongs to
 (relative to the repository root, or only its file name for a script outside it): scripts
 share ``renders/NAME/`` by file name, so a render, merge or mix of another script with the
 same name is refused rather than allowed to replace this one's outputs.
@@ -39,7 +44,7 @@ from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write, remove_temporaries
 from refmgr.jsondoc import schema_problem
 from refmgr.project import Project
-from refmgr.render.output import OutputFacts
+from refmgr.render.output import ChunkFacts, OutputFacts
 from refmgr.render.plan import Plan, Recorded, Shard, Step, key_document, output_of
 from refmgr.render.script import SHARD_MARK
 from refmgr.render.takes import LineQuality
@@ -119,6 +124,10 @@ def build_lock(
                 "sample_rate": have.sample_rate,
             },
         }
+        if step.chunking is not None:
+            entry["chunking"] = step.chunking
+            if have.chunks:
+                entry["chunks"] = _chunks(step, have)
         if have.take > 1 and have.take_seed is not None:
             entry["take"] = {"take": have.take, "seed": have.take_seed}
         line_quality = (quality or {}).get(step.output)
@@ -142,6 +151,28 @@ def build_lock(
     if scored and scorer_pins is not None:
         lock["scorers"] = {"pins": dict(scorer_pins)}
     return lock
+
+
+def _chunks(step: Step, have: OutputFacts) -> list[dict[str, Any]]:
+    """The chunks of a split line's output, as its file lists them, with their texts."""
+    assert step.chunking is not None
+    texts = [c.text for c in step.chunks]
+    if len(texts) != len(have.chunks):
+        texts = [""] * len(have.chunks)  # not split as this plan splits it: never for its key
+    pause = round(have.sample_rate * int(step.chunking["pause_ms"]) / 1000)
+    listed, offset = [], 0
+    for text, chunk in zip(texts, have.chunks, strict=True):
+        listed.append(
+            {
+                "text": text,
+                "key": chunk.key,
+                "sha256": chunk.sha256,
+                "offset": offset,
+                "samples": chunk.samples,
+            }
+        )
+        offset += chunk.samples + pause
+    return listed
 
 
 def _where(step: Step) -> dict[str, Any]:
@@ -237,6 +268,7 @@ def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
             text=entry["text"],
             params=entry["params"],
             lexicon=entry.get("lexicon") if isinstance(entry.get("lexicon"), dict) else None,
+            chunking=entry.get("chunking"),
         )
         output = entry["output"]
         take = entry.get("take")
@@ -246,6 +278,9 @@ def recorded_outputs(lock: Mapping[str, Any]) -> dict[str, Recorded]:
             take=None if take is None else (take["take"], take["seed"]),
             quality=LineQuality.from_json(entry.get("quality"), output["sha256"]),
             scorer_pins=scorers["pins"] if scorers is not None else None,
+            chunks=tuple(
+                ChunkFacts(c["key"], c["sha256"], c["samples"]) for c in entry.get("chunks", [])
+            ),
         )
     return recorded
 

@@ -2,7 +2,8 @@
 
 Each output holds a RIFF ``LIST/INFO`` comment (``ICMT``) naming the cache key it was made
 for, the take and seed when a retake (see takes.py) replaced the line's first take, and
-for draft engines a warning that it is not a clone. The files therefore describe
+for draft engines a warning that it is not a clone, and for a line split into chunks
+(see chunks.py) each chunk's key, sha256 and length. The files therefore describe
 themselves: a render killed at any moment, or a ``renders/`` folder restored from a CI
 cache, is recognised line by line without trusting any other record, and the lock is
 rebuilt from what is really there. Audio players ignore the chunk.
@@ -30,7 +31,27 @@ Take = tuple[int, int]  # (take number from 1, seed it was synthesized with)
 
 KEY_COMMENT = re.compile(rb"refmgr render key=([0-9a-f]{64})")
 TAKE_COMMENT = re.compile(rb"; take=([2-9]|[1-9][0-9]{1,3}) seed=([0-9]{1,10});")
+CHUNKS_COMMENT = re.compile(rb"; chunks=([0-9a-f:,]+);")
+CHUNK_ITEM = re.compile(r"([0-9a-f]{64}):([0-9a-f]{64}):([0-9]{1,12})")
+MAX_CHUNKS = 10_000  # per line: more than any line the script reader accepts can make
 SUFFIX = ".wav"
+
+
+@dataclass(frozen=True)
+class ChunkFacts:
+    """One chunk of a split line's output: its cache key, the sha256 of its cached file
+    (see chunks.ChunkStore), and its length in samples."""
+
+    key: str
+    sha256: str
+    samples: int
+
+
+@dataclass(frozen=True)
+class ChunkedSynthesis(Synthesis):
+    """A line joined from chunks (chunks.ChunkingEngine): its output file names them."""
+
+    chunks: tuple[ChunkFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,7 @@ class OutputFacts:
     # made with instead of the line's own. The first take is 1, with the line's seed.
     take: int = 1
     take_seed: int | None = None
+    chunks: tuple[ChunkFacts, ...] = ()  # a split line's chunks, in order; () for others
 
 
 def encode_output(
@@ -63,6 +85,10 @@ def encode_output(
     comment = f"refmgr render key={key}"
     if take is not None and take[0] > 1:
         comment += f"; take={take[0]} seed={take[1]}"
+    chunks = synthesis.chunks if isinstance(synthesis, ChunkedSynthesis) else ()
+    if chunks:
+        # Only split lines say it: every other output keeps the bytes it always had.
+        comment += "; chunks=" + ",".join(f"{c.key}:{c.sha256}:{c.samples}" for c in chunks)
     comment += f"; engine={engine_id}"
     if draft:
         comment += "; DRAFT: a scratch voice for timing, not a clone of the reference"
@@ -106,7 +132,7 @@ def facts_of(data: bytes) -> OutputFacts | None:
     (riff_size,) = struct.unpack("<I", data[4:8])
     if riff_size + 8 != len(data):
         return None  # truncated or padded: never trust it
-    pos, rate, block, frames, key, take = 12, 0, 0, -1, None, None
+    pos, rate, block, frames, key, take, chunks = 12, 0, 0, -1, None, None, None
     while pos + 8 <= len(data):
         chunk_id = data[pos : pos + 4]
         (size,) = struct.unpack("<I", data[pos + 4 : pos + 8])
@@ -121,8 +147,12 @@ def facts_of(data: bytes) -> OutputFacts | None:
             found = KEY_COMMENT.search(body)
             key = found.group(1).decode() if found else None
             take = TAKE_COMMENT.search(body)
+            chunks = CHUNKS_COMMENT.search(body)
         pos += 8 + size + (size & 1)
     if key is None or rate <= 0 or frames < 0:
+        return None
+    parts = _chunk_facts(chunks.group(1).decode()) if chunks else ()
+    if parts is None:
         return None
     return OutputFacts(
         key=key,
@@ -132,7 +162,19 @@ def facts_of(data: bytes) -> OutputFacts | None:
         sample_rate=rate,
         take=int(take.group(1)) if take else 1,
         take_seed=int(take.group(2)) if take else None,
+        chunks=parts,
     )
+
+
+def _chunk_facts(text: str) -> tuple[ChunkFacts, ...] | None:
+    """The chunks an output's comment lists; None if the list is malformed."""
+    items = text.split(",")
+    if len(items) > MAX_CHUNKS:
+        return None
+    found = [CHUNK_ITEM.fullmatch(item) for item in items]
+    if not all(found):
+        return None
+    return tuple(ChunkFacts(m.group(1), m.group(2), int(m.group(3))) for m in found if m)
 
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
@@ -159,7 +201,8 @@ class OutputIndex:
         try:
             data = json.loads(path.read_text("utf-8"))
             for name, (st, facts) in data["files"].items():
-                index.entries[name] = (tuple(st), OutputFacts(**facts))
+                chunks = tuple(ChunkFacts(**c) for c in facts.pop("chunks", []))
+                index.entries[name] = (tuple(st), OutputFacts(**facts, chunks=chunks))
         except (OSError, ValueError, KeyError, TypeError):
             index.entries.clear()  # missing, partly written or old: start afresh
         return index

@@ -3,8 +3,9 @@
 Each line gets a cache key: the sha256 of a canonical JSON document of everything that
 changes its sound (engine id and pins, the reference's codec pins, tokens sha256,
 transcript, language and voice profile, the text, the synthesis parameters, the output
-format, and the lexicon.toml entries that match the line, if any) and nothing that does
-not (no names, paths, line numbers or times; no lexicon entry the line does not contain).
+format, the lexicon.toml entries that match the line, if any, and for a line split into
+chunks how it is split and joined: see chunks.py) and nothing that does not (no names,
+paths, line numbers or times; no lexicon entry the line does not contain).
 A line whose output file already carries its key is kept; one whose key another output
 carries is copied from it (lines renumbered by an insertion); the others are rendered.
 """
@@ -26,7 +27,8 @@ from refmgr.errors import RefmgrError
 from refmgr.params import SynthesisParams, with_overrides
 from refmgr.project import Project, repo_relative
 from refmgr.render.cast import Cast
-from refmgr.render.output import SUFFIX, OutputFacts, OutputIndex, read_outputs
+from refmgr.render.chunks import Chunking, PlannedChunk, chunking_for, plan_chunks
+from refmgr.render.output import SUFFIX, ChunkFacts, OutputFacts, OutputIndex, read_outputs
 from refmgr.render.script import Script, ScriptError, ScriptLine
 from refmgr.render.takes import LineQuality
 
@@ -77,6 +79,10 @@ class Step:
     # RENDER: (take, seed) of the retake the last lock chose for this key, made directly
     # instead of searching again (see takes.py); None: start from the line's own seed.
     replay: tuple[int, int] | None = None
+    # A line longer than the engine's chunk limit: its chunks (text and key, see chunks.py)
+    # and how it is split and joined (in its key document); () and None for other lines.
+    chunks: tuple[PlannedChunk, ...] = ()
+    chunking: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,21 @@ class Plan:
     existing: dict[str, OutputFacts]  # every refmgr output of this script on disk, by path
     orphans: tuple[str, ...]  # outputs no line makes any more (removed by whole renders)
     plan_sha256: str  # identifies the whole plan: shards of one render agree on it
+    warn_line_chars: int = 0  # [render] warn_line_chars: longer lines are warned about
+
+    def warnings(self) -> list[str]:
+        """One warning per selected line longer than warn_line_chars (lexicon applied)."""
+        found = []
+        for step in self.selected():
+            length = len(step.line.text if step.spoken is None else step.spoken)
+            if self.warn_line_chars and length > self.warn_line_chars:
+                split = f", split into {len(step.chunks)} chunks" if step.chunks else ""
+                found.append(
+                    f"line {step.line.label} is {length} characters long (over "
+                    f"render.warn_line_chars = {self.warn_line_chars}{split}): consider "
+                    "breaking it into several lines"
+                )
+        return found
 
     def selected(self) -> Iterator[Step]:
         """The steps of this run's lines (all, or those of its shard)."""
@@ -108,6 +129,7 @@ class Plan:
             "shard": None if self.shard is None else str(self.shard),
             "plan_sha256": self.plan_sha256,
             "counts": {a.value: self.count(a) for a in Action},
+            "warnings": self.warnings(),
             "lines": [
                 {
                     "index": s.line.index,
@@ -118,6 +140,7 @@ class Plan:
                     "action": s.action.value,
                     "reason": s.reason,
                     "key": s.key,
+                    "chunks": len(s.chunks),
                 }
                 for s in self.steps
             ],
@@ -134,6 +157,7 @@ class Recorded:
     take: tuple[int, int] | None = None
     quality: LineQuality | None = None
     scorer_pins: Mapping[str, str] | None = None  # the lock's scorers, which measured ``quality``
+    chunks: tuple[ChunkFacts, ...] = ()  # a split line's chunks (their keys and sha256)
 
 
 def output_of(step: Step, facts: Mapping[str, OutputFacts]) -> OutputFacts | None:
@@ -160,6 +184,7 @@ def key_document(
     text: str,
     params: Mapping[str, Any],
     lexicon: Mapping[str, Any] | None = None,
+    chunking: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     document = {
         "version": KEY_VERSION,
@@ -172,6 +197,9 @@ def key_document(
     # Only when entries match: the keys of lines no entry touches stay what they were.
     if lexicon:
         document["lexicon"] = lexicon
+    # Only for a line split into chunks: every other line keeps its key.
+    if chunking:
+        document["chunking"] = chunking
     return document
 
 
@@ -210,6 +238,7 @@ def make_plan(
         f"{outputs_dir}/{name}": facts
         for name, facts in read_outputs(project.renders_dir / script.name, index).items()
     }
+    chunking = chunking_for(engine, settings)
     by_key: dict[str, str] = {}
     for path, facts in existing.items():
         by_key.setdefault(facts.key, path)
@@ -235,6 +264,7 @@ def make_plan(
                 previous=(previous or {}).get(output),
                 why_skipped=f"not in shard {shard}" if shard else "not chosen with --only",
                 lexicon=lexicon,
+                chunking=chunking,
             )
         )
     made = {s.output for s in steps}
@@ -249,6 +279,7 @@ def make_plan(
         existing=existing,
         orphans=tuple(sorted(set(existing) - made)),
         plan_sha256=hashlib.sha256(canonical_json([[s.output, s.key] for s in steps])).hexdigest(),
+        warn_line_chars=settings.warn_line_chars,
     )
 
 
@@ -289,6 +320,7 @@ def _step(
     previous: Recorded | None,
     why_skipped: str,
     lexicon: Lexicon | None = None,
+    chunking: Chunking | None = None,
 ) -> Step:
     if refused is not None:
         return Step(line, output, Action.FAILED, str(refused), error=refused)
@@ -306,6 +338,7 @@ def _step(
             )
             return Step(line, output, Action.FAILED, str(error), error=error)
         spoken, matched = applied.text, dict(matched_key(applied, phonemes))
+    split = chunking is not None and chunking.splits(spoken)
     document = key_document(
         engine_id=engine.id,
         pins=pins,
@@ -313,6 +346,7 @@ def _step(
         text=line.text,
         params=dataclasses.asdict(params),
         lexicon=matched,
+        chunking=chunking.to_json() if chunking is not None and split else None,
     )
     key = cache_key(document)
     step = Step(
@@ -324,6 +358,7 @@ def _step(
         params=params,
         spoken=spoken if matched else None,
         lexicon=matched or None,
+        chunking=document.get("chunking"),
     )
     have = existing.get(output)
     if not chosen:
@@ -333,6 +368,31 @@ def _step(
         )
     if previous is not None and previous.take is not None and _made_for(previous, key):
         step = dataclasses.replace(step, replay=previous.take)
+    step = _decide(step, have, key, force, previous, by_key, document)
+    if split and chunking is not None:
+        # With the seed the line is spoken with: its own, or that of the retake replayed.
+        seed = params.seed if step.replay is None else step.replay[1]
+        chunks = plan_chunks(
+            chunking,
+            engine.id,
+            pins,
+            member.voice,
+            spoken,
+            dataclasses.replace(params, seed=seed),
+        )
+        step = _chunked(dataclasses.replace(step, chunks=chunks), previous)
+    return step
+
+
+def _decide(
+    step: Step,
+    have: OutputFacts | None,
+    key: str,
+    force: bool,
+    previous: Recorded | None,
+    by_key: Mapping[str, str],
+    document: Mapping[str, Any],
+) -> Step:
     if force:
         # Searched again: deterministic, but the gate's limits may have changed since.
         return dataclasses.replace(step, reason="--force", replay=None)
@@ -347,6 +407,20 @@ def _step(
             step, action=Action.REUSE, reason=f"same audio as {source}", source=source
         )
     return dataclasses.replace(step, reason=_why_stale(have, previous, document))
+
+
+def _chunked(step: Step, previous: Recorded | None) -> Step:
+    """``step`` with its reason saying how many chunks the line has, and for a line to
+    render, how many of them its last lock does not have (those are spoken again)."""
+    if not step.chunks:
+        return step
+    count = len(step.chunks)
+    note = f"{count} chunks"
+    if step.action is Action.RENDER and previous is not None and previous.chunks:
+        known = {c.key for c in previous.chunks}
+        changed = sum(1 for c in step.chunks if c.key not in known)
+        note = f"{changed} of {count} chunks changed"
+    return dataclasses.replace(step, reason=f"{step.reason} ({note})")
 
 
 def _made_for(recorded: Recorded, key: str) -> bool:

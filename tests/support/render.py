@@ -22,7 +22,9 @@ def rendered(result: RenderResult) -> list[str]:
 
 
 def outputs(root: Path, name: str = "ep") -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((root / "renders" / name).iterdir())}
+    # Files only: a folder there is the chunk cache of split lines (render/chunks.py).
+    folder = root / "renders" / name
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.is_dir()}
 
 
 def read_lock(root: Path, name: str = "ep") -> dict[str, Any]:
@@ -46,6 +48,8 @@ def check_lock(root: Path, name: str = "ep") -> dict[str, Any]:
             reference=lock["references"][entry["character"]]["inputs"],
             text=entry["text"],
             params=entry["params"],
+            lexicon=entry.get("lexicon"),
+            chunking=entry.get("chunking"),
         )
         assert cache_key(document) == entry["key"], entry["id"]
     listed = len(lock["entries"]) + len(lock["missing"])
@@ -56,5 +60,33 @@ def check_lock(root: Path, name: str = "ep") -> dict[str, Any]:
 def whole_outputs(root: Path, name: str = "ep") -> None:
     """Every file in the outputs folder is a complete refmgr output (no temporaries)."""
     for path in (root / "renders" / name).iterdir():
+        if path.is_dir():
+            continue  # the chunk cache (render/chunks.py)
         assert not path.name.startswith("."), f"temporary left behind: {path.name}"
         assert facts_of(path.read_bytes()) is not None, f"not a whole output: {path.name}"
+
+
+PARTS = (
+    "the keeper climbed the narrow stairs",
+    "a gull cried over the grey water",
+    "the lamp turned slowly in its brass cage",
+    "far out a fishing boat rolled in the swell",
+    "the wind pulled at the shutters of the house",
+    "somebody sang an old song down by the pier",
+)
+
+
+def long_text(chars: int = 3000) -> str:
+    """Sentences of 200-odd characters (each a chunk of its own with the draft engine)."""
+    sentences, i = [], 0
+    while sum(len(s) + 1 for s in sentences) < chars:
+        words = [PARTS[(i + k) % len(PARTS)] for k in range(5)]
+        sentences.append(f"In part {i + 1}, " + ", and ".join(words) + ".")
+        i += 1
+    return " ".join(sentences)
+
+
+def chunk_files(root: Path, name: str = "ep") -> dict[str, int]:
+    """The chunk cache: file name -> inode (a chunk written again gets a new one)."""
+    folder = root / "renders" / name / ".chunks"
+    return {p.name: p.stat().st_ino for p in folder.iterdir()} if folder.is_dir() else {}
