@@ -69,7 +69,7 @@ def make_repository(root: Path, chars: int) -> None:
     add_references(project, [wav], text=READING, language="en", quality=False)
     config = root / "refmgr.toml"
     config.write_text(
-        config.read_text().replace("max_line_chars = 2000", f"max_line_chars = {chars + 500}")
+        config.read_text().replace("max_line_chars = 10000", f"max_line_chars = {chars + 500}")
     )
     (root / "ep.txt").write_text(f"[long] alpha: {long_text(chars)}\n")
     env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@invalid"}

@@ -60,7 +60,8 @@ class Limits:
     # Warn when more than this fraction of samples sits at full scale.
     clipping_warn_ratio: float = 0.001
     # The longest script line `render` accepts: an engine's memory grows with the line.
-    max_line_chars: int = 2000
+    # Long lines render in chunks (render/chunks.py); the limit bounds a script's memory.
+    max_line_chars: int = 10000
 
 
 # The largest limits.max_token_bytes: 30 s of tokens is ~13 KB, 90 s under 50 KB.

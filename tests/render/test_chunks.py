@@ -145,9 +145,6 @@ def test_editing_one_sentence_changes_one_piece(
 
 @pytest.fixture
 def long_repo(cast_repo: Path) -> Path:
-    config = cast_repo / "refmgr.toml"
-    text = config.read_text().replace("max_line_chars = 2000", "max_line_chars = 4000")
-    config.write_text(text)
     script = cast_repo / "ep.txt"
     script.write_text(f"alpha: Hello there.\n[long] beta: {long_text()}\n")
     git(cast_repo, "add", "-A")

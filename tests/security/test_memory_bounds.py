@@ -148,5 +148,5 @@ def test_render_a_1_mb_line_from_a_clone(voice_repo: Path, tmp_path: Path) -> No
     clone = _commit_and_clone(voice_repo, tmp_path)
     before = snapshot(clone)
     proc = run_bounded("render", "episode.txt", cwd=clone)
-    assert_refused(proc, "episode.txt:1:", "line is 1050007 characters, limit 2000")
+    assert_refused(proc, "episode.txt:1:", "line is 1050007 characters, limit 10000")
     assert snapshot(clone) == before

@@ -18,15 +18,15 @@ def render_refused(repo: Path, script: Path, *needles: str) -> None:
     assert snapshot(repo) == before
 
 
-def test_default_limit_is_2000_characters(voice_repo: Path) -> None:
+def test_default_limit_is_10000_characters(voice_repo: Path) -> None:
     script = voice_repo / "ep.txt"
-    script.write_text("# fine\nalpha: " + "x" * 1993 + "\nalpha: " + "y" * 1994 + "\n")
-    render_refused(voice_repo, script, "ep.txt:3: line is 2001 characters, limit 2000")
+    script.write_text("# fine\nalpha: " + "x" * 9993 + "\nalpha: " + "y" * 9994 + "\n")
+    render_refused(voice_repo, script, "ep.txt:3: line is 10001 characters, limit 10000")
 
 
 def test_the_limit_is_configurable(voice_repo: Path) -> None:
     config = voice_repo / "refmgr.toml"
-    config.write_text(config.read_text().replace("max_line_chars = 2000", "max_line_chars = 20"))
+    config.write_text(config.read_text().replace("max_line_chars = 10000", "max_line_chars = 20"))
     script = voice_repo / "ep.txt"
     script.write_text("alpha: twelve chars\nalpha: this is longer than twenty\n")
     render_refused(
@@ -36,7 +36,7 @@ def test_the_limit_is_configurable(voice_repo: Path) -> None:
 
 def test_limit_must_be_positive(voice_repo: Path) -> None:
     config = voice_repo / "refmgr.toml"
-    config.write_text(config.read_text().replace("max_line_chars = 2000", "max_line_chars = 0"))
+    config.write_text(config.read_text().replace("max_line_chars = 10000", "max_line_chars = 0"))
     proc = run_cli("ls")
     assert proc.returncode == 1
     assert one_line_error(proc.stderr, "refmgr.toml", "max_line_chars must be positive")
