@@ -200,10 +200,53 @@ class ReferenceGates:
     speaker_consistency_warn_below: float = 0.84
 
 
+# Which way each score a lock records gets worse: +1 when it falls (higher is better), -1
+# when it rises, 0 either way (loudness and duration: away from where it was). What
+# ``[quality.drift] max_drop`` may name, and how ``render compare`` reads a change.
+SCORE_DIRECTIONS: dict[str, int] = {
+    "similarity": 1,
+    "margin": 1,
+    "nearest_similarity": 1,
+    "dnsmos_sig": 1,
+    "dnsmos_bak": 1,
+    "dnsmos_ovrl": 1,
+    "lufs": 0,
+    "true_peak_db": -1,
+    "clipped_ratio": -1,
+    "lead_silence_s": -1,
+    "trail_silence_s": -1,
+    "duration_ratio": 0,
+}
+
+
+@dataclass(frozen=True)
+class DriftLimits:
+    """``[quality.drift]``: how far a line may move between two locks of a script before
+    ``render compare`` calls it drift and exits 1 (a model upgrade guarded in CI). The
+    figures behind the defaults are in the README ("Drift report")."""
+
+    # Cosine of the speaker embeddings of the old and the new audio of a line.
+    min_similarity: float = 0.78
+    # |new duration / old duration - 1|, judged for lines whose text did not change.
+    max_duration_change: float = 0.25
+    # Score -> how far it may move the worse way (SCORE_DIRECTIONS) between the scores the
+    # two locks record. A table given in refmgr.toml replaces this one.
+    max_drop: dict[str, float] = field(
+        default_factory=lambda: {"similarity": 0.10, "margin": 0.10, "dnsmos_ovrl": 0.5}
+    )
+    # Outputs a render replaces or removes are kept in .refmgr/cache/outputs (the old audio
+    # of a later compare), the least recently used dropped past this size; 0: none kept.
+    keep_outputs_mb: int = 256
+
+
+MAX_KEEP_OUTPUTS_MB = 1 << 20  # 1 TB: past it, a typo
+
+
 @dataclass(frozen=True)
 class QualitySettings:
     reference: ReferenceGates = field(default_factory=ReferenceGates)
     render: RenderQuality = field(default_factory=RenderQuality)
+    drift: DriftLimits = field(default_factory=DriftLimits)
 
 
 # The longest pause between lines in a mix: longer is a typo (1e12), not a pause, and the
@@ -358,6 +401,7 @@ def _check_semantics(config: Config, path: Path) -> None:
         )
     _check_chunking(config.render, path)
     _check_render_quality(config.quality.render, path)
+    _check_drift(config.quality.drift, path)
 
     for codec_id in (config.codecs.default, *config.codecs.allowed):
         if codec_id not in CODECS:
@@ -468,6 +512,29 @@ def _check_render_quality(settings: RenderQuality, path: Path) -> None:
         raise ConfigError(
             f"{where}: need min_duration_ratio < max_duration_ratio (got "
             f"{settings.min_duration_ratio} and {settings.max_duration_ratio})",
+            path,
+        )
+
+
+def _check_drift(limits: DriftLimits, path: Path) -> None:
+    where = "quality.drift"
+    if not -1 <= limits.min_similarity <= 1:
+        raise ConfigError(
+            f"{where}.min_similarity must be between -1 and 1, not {limits.min_similarity}", path
+        )
+    if limits.max_duration_change < 0:
+        raise ConfigError(f"{where}.max_duration_change must not be negative", path)
+    for name, value in limits.max_drop.items():
+        if name not in SCORE_DIRECTIONS:
+            raise ConfigError(
+                _unknown_key(f"{where}.max_drop.{name}", name, list(SCORE_DIRECTIONS)), path
+            )
+        if value < 0:
+            raise ConfigError(f"{where}.max_drop.{_name(name)} must not be negative", path)
+    if not 0 <= limits.keep_outputs_mb <= MAX_KEEP_OUTPUTS_MB:
+        raise ConfigError(
+            f"{where}.keep_outputs_mb must be between 0 and {MAX_KEEP_OUTPUTS_MB}, "
+            f"not {limits.keep_outputs_mb}",
             path,
         )
 
