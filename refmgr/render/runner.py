@@ -36,6 +36,7 @@ from refmgr.errors import BackendError, RefmgrError
 from refmgr.filelocks import failpoint, held
 from refmgr.fsutil import atomic_write
 from refmgr.project import Project
+from refmgr.render.archive import keep_replaced
 from refmgr.render.lockfile import build_lock, lock_path, write_lock
 from refmgr.render.output import OutputFacts, OutputIndex, encode_output, facts_of, stamp
 from refmgr.render.plan import Action, Plan, Recorded, Step, cache_key, output_of
@@ -421,6 +422,7 @@ class _Takes:
 
     def _write(self, step: Step, data: bytes) -> None:
         target = self.project.root / step.output
+        keep_replaced(self.project, target)  # the audio it replaces, for `render compare`
         try:
             atomic_write(target, data)
         except OSError as e:
@@ -474,6 +476,7 @@ def _reuse(project: Project, plan: Plan, step: Step, temp: Path, result: RunResu
 
 def _remove_orphans(project: Project, plan: Plan, result: RunResult) -> None:
     for output in plan.orphans:
+        keep_replaced(project, project.root / output)  # for `render compare`
         with contextlib.suppress(FileNotFoundError):
             (project.root / output).unlink()
         result.facts.pop(output, None)
