@@ -271,3 +271,41 @@ def commit_state(root: Path, groups: Mapping[str, Sequence[Path]]) -> CommitStat
             if last[name] is None and touched.intersection(where[p] for p in group):
                 last[name] = commit
     return CommitState([p for p in paths if where[p] in changed], last)
+
+
+def commit_of(root: Path, revision: str) -> str:
+    """The commit id ``revision`` (a branch, tag, HEAD~1, a sha) names; GitError if none."""
+    if not revision or revision.startswith("-") or any(c in revision for c in "\0\n"):
+        raise GitError(f"not a git revision: {revision!r}", root)
+    try:
+        out = _run_git(
+            root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
+        )
+    except GitError:
+        raise GitError(f"no commit '{revision}' in this git repository", root) from None
+    return out.decode().strip()
+
+
+def file_at(root: Path, commit: str, path: str, max_bytes: int) -> bytes | None:
+    """The content of ``path`` (relative to ``root``, '/'-separated) as committed in
+    ``commit``; None if it is not there. Its size is checked before it is read."""
+    spec = f"{commit}:./{path}"  # ./: relative to root, which may sit below the top level
+    out = _git_or_none(root, "cat-file", "-t", spec)
+    if out is None:
+        return None
+    if out.strip() != b"blob":
+        raise GitError(f"{path} in {commit[:12]} is not a file", root)
+    size = int(_run_git(root, "cat-file", "-s", spec).decode().strip())
+    if size > max_bytes:
+        raise GitError(
+            f"{path} in {commit[:12]} is over the limit of {max_bytes} bytes ({size} bytes)", root
+        )
+    return _run_git(root, "cat-file", "blob", spec)
+
+
+def _git_or_none(root: Path, *args: str) -> bytes | None:
+    """stdout of ``git ARGS``, or None if it fails (a question git answers with its status)."""
+    try:
+        return _run_git(root, *args)
+    except GitError:
+        return None

@@ -36,6 +36,7 @@ same name is refused rather than allowed to replace this one's outputs.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -232,10 +233,24 @@ def read_lock(path: Path) -> dict[str, Any] | None:
         return None
     except OSError as e:
         raise RefmgrError(f"cannot read the lock: {e.strerror}", path) from None
+    return parse_lock(raw, path)
+
+
+def parse_lock(raw: bytes, path: Path) -> dict[str, Any]:
+    """The lock in ``raw`` (read from ``path``, or from git); RefmgrError if it is not one."""
     try:
         lock = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise RefmgrError(f"not a render lock (invalid JSON: {e})", path) from None
+    except RecursionError:  # json recurses once per nested array or object
+        raise RefmgrError("not a render lock (nested too deeply)", path) from None
+    if re.search(rb"\\u[dD][89a-fA-F]", raw):
+        try:  # escaped surrogates: a pair is a character, a lone one is not text
+            json.dumps(lock, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RefmgrError(
+                "not a render lock (a lone surrogate: not Unicode text)", path
+            ) from None
     if not isinstance(lock, dict) or lock.get("lock_version") != LOCK_VERSION:
         raise RefmgrError(f"not a render lock of version {LOCK_VERSION}", path)
     # The schema (schemas/lock.v1.json) makes everything after this safe to index.
