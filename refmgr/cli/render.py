@@ -21,6 +21,7 @@ from refmgr.render.runner import Failure, RunResult
 
 if TYPE_CHECKING:
     from refmgr.commands.render import LineScores, RenderResult
+    from refmgr.deliver.compare import DriftReport
 
 script_argument = click.argument("script", type=click.Path(dir_okay=True, path_type=Path))
 engine_option = click.option(
@@ -93,7 +94,7 @@ def render() -> None:
 
     Only lines whose inputs changed are rendered; renders/SCRIPT.lock.json records what
     every output was made from. A script that is itself named 'status', 'export', 'merge',
-    'mix' or 'run' is given as ./status.
+    'mix', 'compare' or 'run' is given as ./status.
     """
 
 
@@ -403,6 +404,151 @@ def mix_command(
     else:
         _print_mix(result)
     return _mix_status(result)
+
+
+@render.command("compare")
+@click.argument("script", type=click.Path(path_type=Path))
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="[NEW]", required=False)
+@click.option(
+    "--old-audio",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of the old outputs (found by sha256, or by output name and checked "
+    "against the OLD lock's sha256): for old audio the renders and the cache no longer have.",
+)
+@click.option(
+    "--allow-unavailable",
+    is_flag=True,
+    help="Exit 0 even if some line's audio could not be found (it is still listed).",
+)
+@json_option
+def compare_command(
+    script: Path,
+    old: str,
+    new: str | None,
+    old_audio: Path | None,
+    allow_unavailable: bool,
+    as_json: bool,
+) -> int:
+    """The drift report: how each line of SCRIPT moved from lock OLD to lock NEW.
+
+    OLD and NEW are each a lock file, a git revision (the script's lock as committed
+    there: HEAD~1, main, a tag) or REV:PATH (the lock at PATH, relative to the repository
+    root, in REV). NEW defaults to the lock on disk. A path that exists is a file.
+
+    For every line in both (matched by id): what changed in its inputs, the speaker
+    similarity of its old and new audio, the change of each quality score and of its
+    duration. Old audio comes from renders/, from .refmgr/cache/outputs (where renders
+    keep what they replace), from --old-audio, or is rendered again when the old engine
+    and pins are available here; each line says which. Needs refmgr[qa] for the
+    similarity. Exits 1 when a line drifts past [quality.drift] or when a line's audio
+    cannot be found (unless --allow-unavailable): a CI job can guard a model upgrade.
+    Only the name of SCRIPT is used.
+    """
+    from refmgr.commands.compare import compare_renders
+    from refmgr.project import open_project
+
+    report = compare_renders(open_project(), script, old, new, old_audio=old_audio)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_drift(report)
+    if report.drifted:
+        return 1
+    if report.unavailable and not allow_unavailable:
+        click.echo(
+            f"{len(report.unavailable)} lines could not be compared (audio unavailable): give "
+            "--old-audio DIR, or pass --allow-unavailable",
+            err=True,
+        )
+        return 1
+    return 0
+
+
+def _print_drift(report: DriftReport) -> None:
+    click.echo(f"old: {report.old.label}")
+    click.echo(f"new: {report.new.label}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    rows = []
+    for line in report.lines:
+        sim = "-" if line.similarity is None else f"{line.similarity:.2f}"
+        changed = _changed_cell(line.changes)
+        verdict = "DRIFT " + "; ".join(line.problems) if line.problems else "ok"
+        if line.unavailable:
+            verdict = "not compared" + (
+                f"; DRIFT {'; '.join(line.problems)}" if line.problems else ""
+            )
+        rows.append(
+            [
+                line.id,
+                line.character,
+                sim,
+                f"{line.duration_change:+.1%}",
+                _cut(changed, 48),
+                _audio_cell(line.old_audio),
+                verdict,
+            ]
+        )
+    if rows:
+        headers = ["LINE", "CHARACTER", "SIM", "DUR", "CHANGED", "OLD AUDIO", "VERDICT"]
+        click.echo(table(headers, rows, right=frozenset({2, 3})))
+    for line in report.lines:
+        for side, audio in (("old", line.old_audio), ("new", line.new_audio)):
+            if not audio.found and audio.source != "same":
+                click.echo(f"{line.id}: {side} audio unavailable: {audio.detail}")
+            elif not audio.verified:
+                click.echo(f"{line.id}: {side} audio {audio.detail}")
+    for label, only in (("only in old", report.only_old), ("only in new", report.only_new)):
+        if only:
+            click.echo(f"{label}: " + ", ".join(f"{i} ({c})" for i, c in only))
+    summaries = report.characters()
+    if summaries:
+        click.echo("")
+        click.echo(
+            table(
+                ["CHARACTER", "LINES", "COMPARED", "MEDIAN", "WORST", "DRIFTED", "UNAVAILABLE"],
+                [
+                    [
+                        c.character,
+                        str(c.lines),
+                        str(c.compared),
+                        "-" if c.median is None else f"{c.median:.2f}",
+                        "-" if c.worst is None else f"{c.worst:.2f}",
+                        str(c.drifted),
+                        str(c.unavailable),
+                    ]
+                    for c in summaries
+                ],
+                right=frozenset({1, 2, 3, 4, 5, 6}),
+            )
+        )
+    limits = report.limits
+    click.echo(
+        f"{len(report.drifted)} of {len(report.lines)} lines drift beyond [quality.drift] "
+        f"(min_similarity {limits.min_similarity:g}, max_duration_change "
+        f"{limits.max_duration_change:g}); {len(report.unavailable)} not compared"
+    )
+
+
+def _changed_cell(changes: tuple[str, ...]) -> str:
+    """What changed, short: a reference or an engine pin by name, a parameter with its values."""
+    names: list[str] = []
+    for change in changes:
+        name = change.split(" ", 1)[0]
+        if name.startswith("reference.") or "…" in change:
+            change = name.split(".", 1)[0] if name.startswith("reference.") else name
+        if change not in names:
+            names.append(change)
+    return ", ".join(names) or "-"
+
+
+def _audio_cell(audio: Any) -> str:
+    return audio.source if audio.verified else f"{audio.source} (unverified)"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _mix_status(result: MixResult) -> int:
