@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import statistics
@@ -758,7 +759,14 @@ class _Similarity:
                 raise QualityUnavailable(
                     "speaker similarity (render compare)", f"no {', '.join(missing)}"
                 )
-            from refmgr.quality.speaker import SpeakerEncoder
-
-            self.encoder = SpeakerEncoder()
+            self.encoder = _shared_encoder()
         return self.encoder
+
+
+@functools.cache
+def _shared_encoder() -> SpeakerEncoder:
+    # One per process, as quality.reference.shared_meter: the weights load once (a second),
+    # however many reports a process makes (the review page, tests).
+    from refmgr.quality.speaker import SpeakerEncoder
+
+    return SpeakerEncoder()

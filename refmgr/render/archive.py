@@ -2,8 +2,7 @@
 
 A render keeps only the current take of each line; ``render compare`` needs the audio an
 earlier lock records. So before the runner replaces or removes an output it hands the file
-to ``keep_replaced``, which links it here as ``<sha256>.wav`` (a hard link: no copy; a
-copy where links are refused). The folder is capped at ``[quality.drift] keep_outputs_mb``:
+to ``keep_replaced``, which copies it here as ``<sha256>.wav``. The folder is capped at ``[quality.drift] keep_outputs_mb``:
 past it, the least recently used files go (reading one marks it used).
 
 Local state, and untrusted like all of it (a clone, a copied checkout or another user can
@@ -64,18 +63,15 @@ class OutputArchive:
         if _regular(target) is not None:
             _touch(target)  # already kept: now the most recently used
             return
+        # A copy of the bytes read, not a hard link: an inode shared with an output would
+        # let a write to either change both.
         temp = directory / f".{sha256}.{os.getpid()}.tmp"
         try:
             with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-            try:
-                os.link(path, temp)
-                if hashlib.sha256(temp.read_bytes()).hexdigest() != sha256:
-                    raise OSError("changed while kept")  # replaced under us: copy what we read
-            except OSError:
-                with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
-                temp.write_bytes(data)
+                temp.unlink()  # left by a process of this pid killed midway
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
             os.replace(temp, target)
         except OSError:
             with contextlib.suppress(OSError):

@@ -1,0 +1,293 @@
+"""refmgr render compare: the drift report between two locks of a script, on real renders
+(draft engine), real git revisions and the real speaker scorer (refmgr[qa])."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from refmgr.config import DriftLimits
+from refmgr.deliver.compare import drift_against
+from refmgr.project import open_project
+from tests.support.cli import run_cli
+from tests.support.drift import CHANGED, kept, render
+from tests.support.gitenv import template_git
+from tests.support.helpers import git, snapshot
+
+ALPHA = ("a1", "a2", "a3")
+MIN = DriftLimits().min_similarity
+
+
+def compare(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    proc = run_cli("render", "compare", "ep.txt", *args, "--json", cwd=root)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {line["id"]: line for line in report["lines"]}
+
+
+def test_a_changed_speaker_drifts_and_fails(drift_repo: Path) -> None:
+    before = snapshot(drift_repo)
+    code, report = compare(drift_repo, "HEAD")
+    lines = by_id(report)
+    assert code == 1
+    assert report["drifted"] == list(ALPHA)
+    for line_id in ALPHA:
+        line = lines[line_id]
+        assert line["old_audio"]["source"] == "archive", line
+        assert line["old_audio"]["verified"]
+        assert line["new_audio"]["source"] == "renders"
+        assert line["similarity"] < MIN
+        assert any(c.startswith("reference.tokens_sha256") for c in line["changes"])
+        assert any(p.startswith("speaker similarity") for p in line["problems"])
+    for line_id, change in CHANGED.items():
+        line = lines[line_id]
+        # The same voice saying other words, or the same words a little faster: no drift.
+        assert line["similarity"] >= MIN, line
+        assert change in line["changes"]
+        assert not any(c.startswith("reference") for c in line["changes"])
+        assert line["problems"] == []
+    # Duration is judged for the same words only: b1's new text is not a drift.
+    assert lines["b1"]["duration_s"]["change"] != 0
+    summary = {c["character"]: c for c in report["characters"]}
+    assert summary["alpha"]["drifted"] == 3 and summary["alpha"]["worst"] < MIN
+    assert summary["beta"]["drifted"] == 0 and summary["beta"]["worst"] >= MIN
+    assert summary["beta"]["median"] >= summary["beta"]["worst"]
+    # Scores both locks hold are compared (the draft render is scored for level).
+    assert "lufs" in lines["a1"]["scores"]
+    assert snapshot(drift_repo) == before  # reads only
+
+
+def test_text_output_says_where_the_old_audio_came_from(drift_repo: Path) -> None:
+    proc = run_cli("render", "compare", "ep.txt", "HEAD", cwd=drift_repo)
+    assert proc.returncode == 1
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line[:2] in ALPHA}
+    assert all("archive" in row and "DRIFT speaker similarity" in row for row in rows.values())
+    assert "alpha          3         3" in proc.stdout  # LINES, COMPARED
+    assert "3 of 5 lines drift beyond [quality.drift]" in proc.stdout
+
+
+def test_the_same_lock_on_both_sides_is_no_drift(drift_repo: Path) -> None:
+    code, report = compare(drift_repo, "renders/ep.lock.json")
+    assert code == 0
+    assert {line["old_audio"]["source"] for line in report["lines"]} == {"same"}
+    assert {line["similarity"] for line in report["lines"]} == {1.0}
+
+
+def test_without_the_kept_outputs_the_same_engine_renders_the_old_audio_again(
+    drift_repo: Path,
+) -> None:
+    shutil.rmtree(kept(drift_repo))
+    code, report = compare(drift_repo, "HEAD")
+    lines = by_id(report)
+    for line_id in CHANGED:  # beta's reference and the engine are as they were
+        assert lines[line_id]["old_audio"]["source"] == "rerendered"
+        assert lines[line_id]["old_audio"]["verified"]  # byte for byte the locked output
+        assert lines[line_id]["similarity"] >= MIN
+    for line_id in ALPHA:
+        assert lines[line_id]["old_audio"]["source"] == "unavailable"
+        assert "reference alpha changed since" in lines[line_id]["old_audio"]["detail"]
+        assert lines[line_id]["similarity"] is None
+    assert report["unavailable"] == list(ALPHA)
+    assert code == 1  # lines that could not be compared fail a guard...
+    proc = run_cli("render", "compare", "ep.txt", "HEAD", "--allow-unavailable", cwd=drift_repo)
+    assert proc.returncode == 0, proc.stdout  # ...unless allowed; and they are still listed
+    assert "a1: old audio unavailable: " in proc.stdout
+
+
+def test_old_audio_from_a_folder(drift_repo: Path, tmp_path: Path) -> None:
+    old_lock = json.loads(git(drift_repo, "show", "HEAD:renders/ep.lock.json"))
+    folder = tmp_path / "old-renders"
+    folder.mkdir()
+    for entry in old_lock["entries"]:
+        name = Path(entry["output"]["path"]).name
+        shutil.copyfile(kept(drift_repo) / f"{entry['output']['sha256']}.wav", folder / name)
+    shutil.rmtree(kept(drift_repo))
+    # a1's file under another name: found by its content; a2's name holds other audio.
+    (folder / "a1-alpha.wav").rename(folder / "take-one.wav")
+    shutil.copyfile(folder / "a3-alpha.wav", folder / "a2-alpha.wav")
+    code, report = compare(drift_repo, "HEAD", "--old-audio", str(folder))
+    lines = by_id(report)
+    assert code == 1
+    assert lines["a1"]["old_audio"] == {
+        "source": "given",
+        "detail": str(folder / "take-one.wav"),
+        "path": str(folder / "take-one.wav"),
+        "verified": True,
+    }
+    assert lines["a3"]["old_audio"]["source"] == "given"
+    assert lines["a2"]["old_audio"]["source"] == "unavailable"
+    assert "is not the old output" in lines["a2"]["old_audio"]["detail"]
+    assert report["drifted"] == ["a1", "a3"]
+
+
+def test_an_engine_upgrade_with_the_same_voices(drift_repo: Path) -> None:
+    """What CI guards: the engine's pins move (here the draft engine's eSpeak voice, as a
+    checkpoint moved by `refmgr model pin` would), every line renders again."""
+    template_git(drift_repo, "add", "-A")
+    template_git(drift_repo, "commit", "-q", "-m", "second render")
+    config = drift_repo / "refmgr.toml"
+    config.write_text(config.read_text().replace('voice = "en-us"', 'voice = "en-gb-x-rp"'))
+    render(drift_repo)
+    code, report = compare(drift_repo, "HEAD")
+    assert code == 0, report
+    assert report["notes"] == ["engine pins.voice en-us -> en-gb-x-rp"]
+    for line in report["lines"]:
+        assert line["changes"] == ["engine.pins.voice en-us -> en-gb-x-rp"]
+        assert line["old_audio"]["source"] == "archive"
+        assert line["similarity"] >= MIN
+    # A stricter guard in refmgr.toml fails the same upgrade.
+    text = config.read_text()
+    assert f"\nmin_similarity = {MIN}\n" in text  # [quality.drift], as refmgr init wrote it
+    config.write_text(text.replace(f"\nmin_similarity = {MIN}\n", "\nmin_similarity = 0.99\n"))
+    code, report = compare(drift_repo, "HEAD")
+    assert code == 1 and report["drifted"]
+    # The old engine is gone: with no kept outputs, nothing can be compared.
+    shutil.rmtree(kept(drift_repo))
+    code, report = compare(drift_repo, "HEAD~1", "HEAD")  # two revisions, nothing on disk
+    assert code == 1
+    lines = by_id(report)
+    assert lines["a1"]["old_audio"]["source"] == "unavailable"
+    code, report = compare(drift_repo, "HEAD")
+    detail = report["lines"][0]["old_audio"]["detail"]
+    assert "engine draft here is not the one of the lock (pins.voice en-us -> en-gb-x-rp)" in detail
+
+
+def test_lines_in_one_lock_only_are_listed(drift_repo: Path) -> None:
+    script = drift_repo / "ep.txt"
+    text = script.read_text().replace("[a3] alpha:", "[a4] alpha:")
+    script.write_text(text)
+    render(drift_repo)
+    code, report = compare(drift_repo, "HEAD")
+    assert code == 1  # alpha still drifts
+    assert report["only_old"] == [{"id": "a3", "character": "alpha"}]
+    assert report["only_new"] == [{"id": "a4", "character": "alpha"}]
+    assert "a3" not in by_id(report)
+    proc = run_cli("render", "compare", "ep.txt", "HEAD", cwd=drift_repo)
+    assert "only in old: a3 (alpha)" in proc.stdout
+
+
+def test_the_review_page_entry_point(drift_repo: Path) -> None:
+    report = drift_against(open_project(drift_repo), "ep", "HEAD")
+    line = next(line for line in report.lines if line.id == "a1")
+    assert line.old_audio.path is not None and line.old_audio.data is not None
+    assert line.old_audio.path.read_bytes() == line.old_audio.data
+    assert line.new_audio.path == drift_repo / "renders" / "ep" / "a1-alpha.wav"
+    assert line.similarity is not None and line.drifted
+
+
+# --- bad input: one line, exit 1 or 2, the repository as it was, never a crash (3) -----
+
+
+def one_line_error(root: Path, *args: str, code: int = 1) -> str:
+    before = snapshot(root)
+    proc = run_cli("render", "compare", "ep.txt", *args, cwd=root)
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert snapshot(root) == before
+    return proc.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"{not json", "not a render lock (invalid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not a render lock"),
+        (b'{"lock_version": 1, "script": "\\ud800"}', "lone surrogate"),
+        (b'{"lock_version": 1}', "not a render lock: "),
+        (b"\xff\xfe", "not a render lock (invalid JSON"),
+    ],
+)
+def test_a_revision_whose_lock_is_not_a_lock(
+    drift_repo: Path, content: bytes, problem: str
+) -> None:
+    lock = drift_repo / "renders" / "ep.lock.json"
+    good = lock.read_bytes()
+    lock.write_bytes(content)
+    template_git(drift_repo, "commit", "-q", "-am", "a broken lock")
+    lock.write_bytes(good)
+    error = one_line_error(drift_repo, "HEAD")
+    assert error.startswith("HEAD:renders/ep.lock.json: ") and problem in error
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "problem"),
+    [
+        (["no-such-revision"], 1, "no-such-revision: no commit 'no-such-revision'"),
+        (["--", "-x"], 1, "not a git revision"),
+        (["HEAD:../../etc/passwd"], 1, "must be relative to the repository root"),
+        (["HEAD:refmgr.toml"], 1, "not a render lock (invalid JSON"),
+        (["HEAD:renders/none.lock.json"], 1, "is not in commit"),
+        (["HEAD:renders"], 1, "is not a file"),
+    ],
+)
+def test_bad_sides(drift_repo: Path, args: list[str], code: int, problem: str) -> None:
+    assert problem in one_line_error(drift_repo, *args, code=code)
+
+
+def test_old_audio_must_be_a_folder(drift_repo: Path) -> None:
+    proc = run_cli("render", "compare", "ep.txt", "HEAD", "--old-audio", "refmgr.toml")
+    assert proc.returncode == 2  # Click's usage error
+    assert "Invalid value for '--old-audio'" in proc.stderr
+
+
+def test_a_kept_output_whose_bytes_are_not_its_name_is_not_used(drift_repo: Path) -> None:
+    old = by_id(compare(drift_repo, "HEAD")[1])
+    a1 = kept(drift_repo) / f"{old['a1']['sha256']['old']}.wav"
+    a2 = kept(drift_repo) / f"{old['a2']['sha256']['old']}.wav"
+    os.unlink(a1)
+    shutil.copyfile(a2, a1)  # a real output, under another output's name
+    code, report = compare(drift_repo, "HEAD")
+    line = by_id(report)["a1"]
+    assert line["old_audio"]["source"] == "unavailable"
+    assert "does not hold the audio its name says" in line["old_audio"]["detail"]
+    assert by_id(report)["a2"]["old_audio"]["source"] == "archive"
+    assert code == 1
+
+
+def test_a_symlink_in_the_kept_outputs_is_not_followed(drift_repo: Path, tmp_path: Path) -> None:
+    report = compare(drift_repo, "HEAD")[1]
+    sha = by_id(report)["a1"]["sha256"]["old"]
+    entry = kept(drift_repo) / f"{sha}.wav"
+    outside = tmp_path / "outside.wav"
+    shutil.move(entry, outside)  # the right bytes, but outside the repository
+    entry.symlink_to(outside)
+    code, report = compare(drift_repo, "HEAD")
+    assert by_id(report)["a1"]["old_audio"]["source"] == "unavailable"
+    assert code == 1
+    # The folder itself a symlink out of the repository: nothing is read through it.
+    shutil.move(kept(drift_repo), tmp_path / "elsewhere")
+    kept(drift_repo).symlink_to(tmp_path / "elsewhere")
+    code, report = compare(drift_repo, "HEAD")
+    assert {by_id(report)[i]["old_audio"]["source"] for i in ALPHA} == {"unavailable"}
+
+
+def test_without_the_qa_extra_it_is_a_usage_error(drift_repo: Path) -> None:
+    code = (
+        "import sys\n"
+        "for name in ('resemblyzer', 'speechmos', 'pyloudnorm', 'webrtcvad'):\n"
+        "    sys.modules[name] = None\n"
+        "from refmgr.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    before = snapshot(drift_repo)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "render", "compare", "ep.txt", "HEAD"],
+        cwd=drift_repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "speaker similarity (render compare) is not available" in proc.stderr
+    assert "install refmgr[qa]" in proc.stderr
+    assert snapshot(drift_repo) == before
