@@ -445,7 +445,7 @@ def compare_command(
     cannot be found (unless --allow-unavailable): a CI job can guard a model upgrade.
     Only the name of SCRIPT is used.
     """
-    from refmgr.commands.compare import compare_renders
+    from refmgr.commands.render import compare_renders
     from refmgr.project import open_project
 
     report = compare_renders(open_project(), script, old, new, old_audio=old_audio)

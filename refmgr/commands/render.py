@@ -3,7 +3,8 @@
 ``plan_render`` decides (used by --dry-run and ``render status``), ``render_script``
 decides and applies, ``export_shard`` puts a shard's lock and outputs in a bundle (what a
 CI shard job uploads), ``merge_shards`` joins the locks of a render split with --shard,
-``mix_script`` joins the outputs a lock records into one file, without an engine.
+``mix_script`` joins the outputs a lock records into one file, without an engine,
+``compare_renders`` is the drift report of two locks (refmgr.deliver.compare).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import RunOptions, open_engine
+from refmgr.deliver.compare import DriftReport, compare_sides, read_side
 from refmgr.deliver.formats import format_for
 from refmgr.deliver.lexicon import load_lexicon
 from refmgr.deliver.loudness import LoudnessTarget
@@ -512,3 +514,25 @@ def _verify_output(project: Project, output: dict[str, str], found: OutputFacts 
             "shard?): upload each shard's `render export` bundle and merge with them",
             path,
         )
+
+
+def compare_renders(
+    project: Project,
+    script_path: Path,
+    old: str,
+    new: str | None = None,
+    *,
+    old_audio: Path | None = None,
+) -> DriftReport:
+    """How the lines of SCRIPT moved from lock ``old`` to lock ``new`` (None: the lock on
+    disk); each a lock file, REV or REV:PATH. Only the script's name is used. Reads only."""
+    if old_audio is not None and not old_audio.is_dir():
+        raise UsageError("--old-audio must be a folder of the old outputs", old_audio)
+    name = script_name(script_path)
+    return compare_sides(
+        project,
+        name,
+        read_side(project, name, old),
+        read_side(project, name, new),
+        old_audio=old_audio,
+    )

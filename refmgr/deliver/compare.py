@@ -38,7 +38,7 @@ from refmgr import gitrepo
 from refmgr.config import SCORE_DIRECTIONS, DriftLimits
 from refmgr.errors import GitError, RefmgrError
 from refmgr.fsutil import read_regular
-from refmgr.project import Project
+from refmgr.project import Project, repo_relative
 from refmgr.render.archive import Found, OutputArchive, read_output
 from refmgr.render.lockfile import lock_path, parse_lock
 
@@ -148,7 +148,7 @@ class Audio:
         return {
             "source": self.source,
             "detail": self.detail,
-            "path": None if self.path is None else str(self.path),
+            "path": None if self.path is None else repo_relative(self.path),
             "verified": self.verified,
         }
 
