@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import math
 import os
 import statistics
 from collections.abc import Iterator, Mapping
@@ -194,7 +195,7 @@ class LineDrift:
             "duration_s": {
                 "old": self.old["output"]["duration_s"],
                 "new": self.new["output"]["duration_s"],
-                "change": round(self.duration_change, 4),
+                "change": _finite(self.duration_change),
             },
             "scores": {
                 k: {"old": o, "new": n, "change": round(n - o, 4)}
@@ -203,6 +204,11 @@ class LineDrift:
             "problems": list(self.problems),
             "drifted": self.drifted,
         }
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no infinity: an old duration of 0 (a lock from elsewhere) has no ratio.
+    return round(value, 4) if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)

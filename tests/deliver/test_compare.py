@@ -76,6 +76,18 @@ def test_text_output_says_where_the_old_audio_came_from(drift_repo: Path) -> Non
     assert "3 of 5 lines drift beyond [quality.drift]" in proc.stdout
 
 
+def test_a_lock_by_revision_and_path(drift_repo: Path) -> None:
+    by_path = compare(drift_repo, "HEAD:renders/ep.lock.json")[1]
+    by_revision = compare(drift_repo, "HEAD")[1]
+    assert by_path.pop("old")["spec"] == "HEAD:renders/ep.lock.json"
+    assert by_revision.pop("old")["commit"] is not None
+    assert by_path == by_revision
+    shutil.copyfile(drift_repo / "renders" / "ep.lock.json", drift_repo / "second.lock.json")
+    code, report = compare(drift_repo, "HEAD", "second.lock.json")
+    assert report["new"] == {"spec": "second.lock.json", "path": "second.lock.json", "commit": None}
+    assert report["drifted"] == list(ALPHA) and code == 1
+
+
 def test_the_same_lock_on_both_sides_is_no_drift(drift_repo: Path) -> None:
     code, report = compare(drift_repo, "renders/ep.lock.json")
     assert code == 0
@@ -217,6 +229,29 @@ def test_a_revision_whose_lock_is_not_a_lock(
     lock.write_bytes(good)
     error = one_line_error(drift_repo, "HEAD")
     assert error.startswith("HEAD:renders/ep.lock.json: ") and problem in error
+
+
+def test_a_lock_that_points_out_of_the_repository(drift_repo: Path, tmp_path: Path) -> None:
+    """A valid lock from elsewhere whose outputs lie outside the repository and whose
+    character is a path: nothing outside is read, nothing is written, no crash."""
+    lock = json.loads(git(drift_repo, "show", "HEAD:renders/ep.lock.json"))
+    a1 = lock["entries"][0]
+    outside = tmp_path / "a1.wav"
+    shutil.copyfile(kept(drift_repo) / f"{a1['output']['sha256']}.wav", outside)
+    shutil.rmtree(kept(drift_repo))
+    a1["output"]["path"] = f"../{outside.name}"
+    lock["entries"][1]["output"]["path"] = str(outside)
+    lock["entries"][2]["character"] = "../../evil"
+    lock["references"]["../../evil"] = lock["references"]["alpha"]
+    hostile = tmp_path / "hostile.lock.json"
+    hostile.write_text(json.dumps(lock))
+    before = snapshot(drift_repo)
+    code, report = compare(drift_repo, str(hostile))
+    lines = by_id(report)
+    assert lines["a1"]["old_audio"]["source"] == "unavailable"
+    assert "character ../../evil -> alpha" in lines["a2"]["changes"]
+    assert "'../../evil' is not a reference name" in lines["a2"]["old_audio"]["detail"]
+    assert code == 1 and snapshot(drift_repo) == before
 
 
 @pytest.mark.parametrize(
