@@ -30,6 +30,7 @@ import hashlib
 import math
 import os
 import statistics
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -580,7 +581,7 @@ class _Finder:
 
     def _rerender(self, side: LockSide) -> _Rerender:
         if side.label not in self.rerender:
-            self.rerender[side.label] = _Rerender(self.project, side.lock)
+            self.rerender[side.label] = _Rerender(self.project, side.lock, side.commit)
         return self.rerender[side.label]
 
     def close(self) -> None:
@@ -602,10 +603,13 @@ def _inside(root: Path, rel: str) -> Path | None:
 
 class _Rerender:
     """Make a lock's outputs again, when this machine can: the same engine and pins, the
-    same references (by their recorded inputs). The engine opens when first needed."""
+    same references (by their recorded inputs: the one in the working tree, or for a lock
+    read from a commit, the one committed there). The engine opens when first needed."""
 
-    def __init__(self, project: Project, lock: Mapping[str, Any]) -> None:
-        self.project, self.lock = project, lock
+    def __init__(self, project: Project, lock: Mapping[str, Any], commit: str | None) -> None:
+        self.project, self.lock, self.commit = project, lock, commit
+        self.voices: dict[str, Any] = {}  # character -> VoiceReference, or why there is none
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
         self.engine: Engine | None = None
         self.problem: str | None = None
         self.opened = False
@@ -679,6 +683,11 @@ class _Rerender:
             return f"cannot render again: engine failed ({type(e).__name__}: {e})"
 
     def _voice(self, character: str, inputs: Mapping[str, Any]) -> Any:
+        if character not in self.voices:
+            self.voices[character] = self._find_voice(character, inputs)
+        return self.voices[character]
+
+    def _find_voice(self, character: str, inputs: Mapping[str, Any]) -> Any:
         from refmgr.manifest import check_name
         from refmgr.reference import reference_from_manifest, voice_reference
         from refmgr.render.cast import Member
@@ -689,11 +698,53 @@ class _Rerender:
             reference = reference_from_manifest(self.project, self.project.manifest_path(character))
             member = Member(reference, voice_reference(self.project, reference))
         except RefmgrError as e:
-            return f"reference {character} cannot be used ({e.message})"
-        if member.key_inputs() != inputs:
+            problem = f"reference {character} cannot be used ({e.message})"
+        else:
+            if member.key_inputs() == inputs:
+                return member.voice
             changed = next(iter(_differences("reference", inputs, member.key_inputs())), "")
-            return f"reference {character} changed since ({changed})"
-        return member.voice
+            problem = f"reference {character} changed since ({changed})"
+        if self.commit is None:
+            return problem
+        committed = self._committed_member(character)
+        if isinstance(committed, str):
+            return f"{problem}, and in {self.commit[:12]} {committed}"
+        if committed.key_inputs() != inputs:
+            return f"{problem}, and its commit in {self.commit[:12]} is not the lock's either"
+        return committed.voice
+
+    def _committed_member(self, character: str) -> Any:
+        """The reference ``character`` as committed in the lock's commit (manifest and
+        tokens read from git, size-bounded, checked as `refmgr validate` checks them)."""
+        from refmgr.manifest import MAX_MANIFEST_BYTES, parse_manifest
+        from refmgr.reference import Reference, tokens_path_problem, voice_reference
+        from refmgr.render.cast import Member
+
+        assert self.commit is not None
+        project, paths = self.project, self.project.config.paths
+        rel = f"{paths.manifests}/{character}.json"
+        try:
+            raw = gitrepo.file_at(project.root, self.commit, rel, MAX_MANIFEST_BYTES)
+            if raw is None:
+                return f"there is no {rel}"
+            where = Path(f"{self.commit[:12]}:{rel}")
+            manifest = parse_manifest(raw, where)
+            expected = project.tokens_relpath(character)
+            problem = tokens_path_problem(manifest.tokens_path, expected, paths.refs)
+            if manifest.name != character or problem:
+                return f"{rel} is not {character}'s manifest ({problem or manifest.name})"
+            limit = project.config.limits.max_token_bytes
+            tokens = gitrepo.file_at(project.root, self.commit, expected, limit)
+            if tokens is None:
+                return f"there is no {expected}"
+            if self._temp is None:
+                self._temp = tempfile.TemporaryDirectory(prefix="refmgr-compare-")
+            path = Path(self._temp.name) / f"{character}.npy"
+            path.write_bytes(tokens)
+            reference = Reference(manifest, where, path)
+            return Member(reference, voice_reference(project, reference))
+        except RefmgrError as e:
+            return f"its reference cannot be used ({e.message})"
 
     def _spoken(self, entry: Mapping[str, Any], language: str | None, engine: Engine) -> str | None:
         matched = entry.get("lexicon")
@@ -714,6 +765,9 @@ class _Rerender:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        if self._temp is not None:
+            self._temp.cleanup()
+            self._temp = None
 
 
 def _params(recorded: Mapping[str, Any]) -> Any:

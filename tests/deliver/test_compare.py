@@ -31,6 +31,13 @@ def compare(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
     return proc.returncode, json.loads(proc.stdout)
 
 
+def old_lock_file(root: Path, tmp_path: Path) -> Path:
+    """HEAD's lock as a file: no commit to take alpha's old reference from."""
+    old = tmp_path / "old.lock.json"
+    old.write_text(git(root, "show", "HEAD:renders/ep.lock.json"))
+    return old
+
+
 def by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {line["id"]: line for line in report["lines"]}
 
@@ -101,17 +108,27 @@ def test_without_the_kept_outputs_the_same_engine_renders_the_old_audio_again(
     shutil.rmtree(kept(drift_repo))
     code, report = compare(drift_repo, "HEAD")
     lines = by_id(report)
-    for line_id in CHANGED:  # beta's reference and the engine are as they were
-        assert lines[line_id]["old_audio"]["source"] == "rerendered"
+    # beta's reference and the engine are as they were; alpha's is read from HEAD.
+    for line_id in (*CHANGED, *ALPHA):
+        assert lines[line_id]["old_audio"]["source"] == "rerendered", lines[line_id]
         assert lines[line_id]["old_audio"]["verified"]  # byte for byte the locked output
-        assert lines[line_id]["similarity"] >= MIN
+    assert report["drifted"] == list(ALPHA) and code == 1
+
+
+def test_a_line_whose_old_audio_is_nowhere(drift_repo: Path, tmp_path: Path) -> None:
+    shutil.rmtree(kept(drift_repo))
+    old = old_lock_file(drift_repo, tmp_path)
+    code, report = compare(drift_repo, str(old))
+    lines = by_id(report)
+    for line_id in CHANGED:
+        assert lines[line_id]["old_audio"]["source"] == "rerendered"
     for line_id in ALPHA:
         assert lines[line_id]["old_audio"]["source"] == "unavailable"
         assert "reference alpha changed since" in lines[line_id]["old_audio"]["detail"]
         assert lines[line_id]["similarity"] is None
     assert report["unavailable"] == list(ALPHA)
     assert code == 1  # lines that could not be compared fail a guard...
-    proc = run_cli("render", "compare", "ep.txt", "HEAD", "--allow-unavailable", cwd=drift_repo)
+    proc = run_cli("render", "compare", "ep.txt", str(old), "--allow-unavailable", cwd=drift_repo)
     assert proc.returncode == 0, proc.stdout  # ...unless allowed; and they are still listed
     assert "a1: old audio unavailable: " in proc.stdout
 
@@ -127,7 +144,8 @@ def test_old_audio_from_a_folder(drift_repo: Path, tmp_path: Path) -> None:
     # a1's file under another name: found by its content; a2's name holds other audio.
     (folder / "a1-alpha.wav").rename(folder / "take-one.wav")
     shutil.copyfile(folder / "a3-alpha.wav", folder / "a2-alpha.wav")
-    code, report = compare(drift_repo, "HEAD", "--old-audio", str(folder))
+    old = old_lock_file(drift_repo, tmp_path)
+    code, report = compare(drift_repo, str(old), "--old-audio", str(folder))
     lines = by_id(report)
     assert code == 1
     assert lines["a1"]["old_audio"] == {
@@ -275,18 +293,55 @@ def test_old_audio_must_be_a_folder(drift_repo: Path) -> None:
     assert "Invalid value for '--old-audio'" in proc.stderr
 
 
-def test_a_kept_output_whose_bytes_are_not_its_name_is_not_used(drift_repo: Path) -> None:
+def test_a_kept_output_whose_bytes_are_not_its_name_is_not_used(
+    drift_repo: Path, tmp_path: Path
+) -> None:
     old = by_id(compare(drift_repo, "HEAD")[1])
     a1 = kept(drift_repo) / f"{old['a1']['sha256']['old']}.wav"
     a2 = kept(drift_repo) / f"{old['a2']['sha256']['old']}.wav"
     os.unlink(a1)
     shutil.copyfile(a2, a1)  # a real output, under another output's name
-    code, report = compare(drift_repo, "HEAD")
+    code, report = compare(drift_repo, str(old_lock_file(drift_repo, tmp_path)))
     line = by_id(report)["a1"]
     assert line["old_audio"]["source"] == "unavailable"
     assert "does not hold the audio its name says" in line["old_audio"]["detail"]
     assert by_id(report)["a2"]["old_audio"]["source"] == "archive"
     assert code == 1
+    # From HEAD, the real old audio is made again (alpha's reference as committed there).
+    line = by_id(compare(drift_repo, "HEAD")[1])["a1"]
+    assert line["old_audio"]["source"] == "rerendered" and line["old_audio"]["verified"]
+    assert line["similarity"] == old["a1"]["similarity"]
+
+
+@pytest.mark.parametrize(
+    ("manifest", "problem"),
+    [(b"{not json", "its reference cannot be used"), (None, "there is no manifests/alpha.json")],
+)
+def test_a_reference_committed_broken_is_not_rendered_from(
+    drift_repo: Path, manifest: bytes | None, problem: str
+) -> None:
+    """The lock of a commit whose alpha manifest is not one (or missing): alpha's old lines
+    cannot be made again from that commit, and say why."""
+    saved = {p: p.read_bytes() for p in (drift_repo / "manifests").iterdir()}
+    lock = drift_repo / "renders" / "ep.lock.json"
+    saved[lock] = lock.read_bytes()
+    lock.write_text(git(drift_repo, "show", "HEAD:renders/ep.lock.json"))
+    alpha = drift_repo / "manifests" / "alpha.json"
+    if manifest is None:
+        alpha.unlink()
+    else:
+        alpha.write_bytes(manifest)
+    template_git(drift_repo, "add", "-A")
+    template_git(drift_repo, "commit", "-q", "--no-verify", "-m", "a broken alpha")
+    for path, data in saved.items():
+        path.write_bytes(data)
+    shutil.rmtree(kept(drift_repo))
+    before = snapshot(drift_repo)
+    code, report = compare(drift_repo, "HEAD")
+    for line_id in ALPHA:
+        detail = by_id(report)[line_id]["old_audio"]["detail"]
+        assert "reference alpha changed since" in detail and problem in detail, detail
+    assert code == 1 and snapshot(drift_repo) == before
 
 
 def test_a_symlink_in_the_kept_outputs_is_not_followed(drift_repo: Path, tmp_path: Path) -> None:
@@ -296,13 +351,15 @@ def test_a_symlink_in_the_kept_outputs_is_not_followed(drift_repo: Path, tmp_pat
     outside = tmp_path / "outside.wav"
     shutil.move(entry, outside)  # the right bytes, but outside the repository
     entry.symlink_to(outside)
-    code, report = compare(drift_repo, "HEAD")
+    old = str(old_lock_file(drift_repo, tmp_path))
+    code, report = compare(drift_repo, old)
     assert by_id(report)["a1"]["old_audio"]["source"] == "unavailable"
+    assert by_id(report)["a2"]["old_audio"]["source"] == "archive"
     assert code == 1
     # The folder itself a symlink out of the repository: nothing is read through it.
     shutil.move(kept(drift_repo), tmp_path / "elsewhere")
     kept(drift_repo).symlink_to(tmp_path / "elsewhere")
-    code, report = compare(drift_repo, "HEAD")
+    code, report = compare(drift_repo, old)
     assert {by_id(report)[i]["old_audio"]["source"] for i in ALPHA} == {"unavailable"}
 
 
