@@ -82,9 +82,7 @@ def test_the_least_recently_used_go_past_the_cap(cast_repo: Path) -> None:
     assert set(kept_files(cast_repo)) == {f"{shas[i]}.wav" for i in (0, 2, 3)}
 
 
-def test_the_cache_folder_a_symlink_out_of_the_repository(
-    cast_repo: Path, tmp_path: Path
-) -> None:
+def test_the_cache_folder_a_symlink_out_of_the_repository(cast_repo: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (cast_repo / ".refmgr" / "cache").mkdir(parents=True, exist_ok=True)
