@@ -194,8 +194,8 @@ class LineDrift:
             "new_audio": self.new_audio.to_json(),
             "similarity": None if self.similarity is None else round(self.similarity, 4),
             "duration_s": {
-                "old": self.old["output"]["duration_s"],
-                "new": self.new["output"]["duration_s"],
+                "old": round(self.old["output"]["duration_s"], 3),
+                "new": round(self.new["output"]["duration_s"], 3),
                 "change": _finite(self.duration_change),
             },
             "scores": {

@@ -133,6 +133,27 @@ def test_a_line_whose_old_audio_is_nowhere(drift_repo: Path, tmp_path: Path) -> 
     assert "a1: old audio unavailable: " in proc.stdout
 
 
+def test_a_render_again_that_gives_other_bytes_is_said_so(drift_repo: Path, tmp_path: Path) -> None:
+    lock = json.loads(git(drift_repo, "show", "HEAD:renders/ep.lock.json"))
+    entries = {e["id"]: e for e in lock["entries"]}
+    entries["b1"]["output"]["sha256"] = "0" * 64  # what the engine here will not make
+    entries["b2"]["text"] = "Words its key was not made from."
+    old = tmp_path / "edited.lock.json"
+    old.write_text(json.dumps(lock))
+    shutil.rmtree(kept(drift_repo))
+    code, report = compare(drift_repo, str(old))
+    lines = by_id(report)
+    assert lines["b1"]["old_audio"]["source"] == "rerendered"
+    assert not lines["b1"]["old_audio"]["verified"]
+    assert "differ from the lock's sha256" in lines["b1"]["old_audio"]["detail"]
+    assert lines["b1"]["similarity"] is not None  # compared anyway, and said so
+    proc = run_cli("render", "compare", "ep.txt", str(old), cwd=drift_repo)
+    assert "rerendered (unverified)" in proc.stdout
+    assert lines["b2"]["old_audio"]["source"] == "unavailable"
+    assert "the lock's key is not the hash of its inputs" in lines["b2"]["old_audio"]["detail"]
+    assert code == 1
+
+
 def test_old_audio_from_a_folder(drift_repo: Path, tmp_path: Path) -> None:
     old_lock = json.loads(git(drift_repo, "show", "HEAD:renders/ep.lock.json"))
     folder = tmp_path / "old-renders"
