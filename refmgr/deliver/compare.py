@@ -653,9 +653,14 @@ class _Rerender:
             text=entry["text"],
             params=entry["params"],
             lexicon=entry.get("lexicon") if isinstance(entry.get("lexicon"), dict) else None,
+            chunking=entry.get("chunking") if isinstance(entry.get("chunking"), dict) else None,
         )
         if cache_key(document) != entry["key"]:
             return "cannot render again: the lock's key is not the hash of its inputs"
+        if entry.get("chunking"):
+            # Its audio is joined from cached chunks (render/chunks.py), which a render
+            # writes: compare writes nothing.
+            return "cannot render again: a line rendered in chunks (keep the cache, or give --old-audio)"
         engine = self._open()
         if engine is None:
             return f"cannot render again: {self.problem}"

@@ -154,6 +154,33 @@ def test_a_render_again_that_gives_other_bytes_is_said_so(drift_repo: Path, tmp_
     assert code == 1
 
 
+def test_a_long_line_rendered_in_chunks(drift_repo: Path) -> None:
+    template_git(drift_repo, "add", "-A")
+    template_git(drift_repo, "commit", "-q", "-m", "second render")
+    sentence = "The lamp is lit and the sea is calm tonight, far out past the rocks. "
+    with (drift_repo / "ep.txt").open("a") as f:
+        f.write(f"[long] beta: {sentence * 8}\n")
+    render(drift_repo)
+    assert "chunking" in next(
+        e
+        for e in json.loads((drift_repo / "renders" / "ep.lock.json").read_text())["entries"]
+        if e["id"] == "long"
+    )
+    template_git(drift_repo, "add", "-A")
+    template_git(drift_repo, "commit", "-q", "-m", "a long line")
+    script = drift_repo / "ep.txt"
+    script.write_text(script.read_text().replace("far out past", "far beyond"))
+    render(drift_repo)
+    code, report = compare(drift_repo, "HEAD")
+    line = by_id(report)["long"]
+    assert line["old_audio"]["source"] == "archive" and line["similarity"] >= MIN
+    assert code == 0
+    shutil.rmtree(kept(drift_repo))
+    code, report = compare(drift_repo, "HEAD")
+    assert "a line rendered in chunks" in by_id(report)["long"]["old_audio"]["detail"]
+    assert report["unavailable"] == ["long"] and code == 1
+
+
 def test_old_audio_from_a_folder(drift_repo: Path, tmp_path: Path) -> None:
     old_lock = json.loads(git(drift_repo, "show", "HEAD:renders/ep.lock.json"))
     folder = tmp_path / "old-renders"
