@@ -271,3 +271,48 @@ def commit_state(root: Path, groups: Mapping[str, Sequence[Path]]) -> CommitStat
             if last[name] is None and touched.intersection(where[p] for p in group):
                 last[name] = commit
     return CommitState([p for p in paths if where[p] in changed], last)
+
+
+def file_at(root: Path, revision: str, path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of ``path`` (inside the work tree of ``root``) as committed at
+    ``revision``; None if the revision does not hold it. Raises GitError for a revision
+    that is not a commit, and for a blob over ``max_bytes`` (checked before reading)."""
+    top = toplevel(root).resolve()
+    if revision.startswith("-"):
+        raise GitError(f"not a revision: {revision!r}", root)
+    try:
+        commit = (
+            _run_git(
+                top,
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                f"{revision}^{{commit}}",
+            )
+            .decode()
+            .strip()
+        )
+    except GitError:
+        raise GitError(f"unknown revision {revision!r}", root) from None
+    rel = path.resolve().relative_to(top).as_posix()
+    listed = _run_git(top, "ls-tree", "-z", "--full-tree", commit, "--", rel).split(b"\0")[0]
+    if not listed:
+        return None
+    meta, _, _ = listed.partition(b"\t")
+    mode, kind, oid = meta.decode().split()
+    if kind != "blob" or mode not in ("100644", "100755"):
+        return None
+    size = object_sizes(top, [oid]).get(oid)
+    if size is None:
+        return None
+    if size > max_bytes:
+        raise GitError(f"{rel} at {revision} is {size} bytes, over the limit of {max_bytes}", root)
+    return read_objects(top, [oid]).get(oid)
+
+
+def is_tracked(root: Path, path: Path) -> bool:
+    """Whether ``path`` is in the index (committed or staged)."""
+    top = toplevel(root).resolve()
+    rel = path.resolve().relative_to(top).as_posix()
+    return bool(_run_git(top, "ls-files", "-z", "--", rel))

@@ -201,6 +201,12 @@ def read_lock(path: Path) -> dict[str, Any] | None:
         return None
     except OSError as e:
         raise RefmgrError(f"cannot read the lock: {e.strerror}", path) from None
+    return parse_lock(raw, path)
+
+
+def parse_lock(raw: bytes, path: Path) -> dict[str, Any]:
+    """The lock in ``raw`` (a file's bytes, or a git revision's: ``path`` names it in
+    errors). Raises RefmgrError if it is not a lock."""
     try:
         lock = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
