@@ -63,8 +63,11 @@
 
   document.addEventListener("keydown", function (event) {
     var tag = event.target && event.target.tagName;
-    if (event.altKey || event.ctrlKey || event.metaKey || tag === "INPUT" && event.key === " " ||
-        tag === "TEXTAREA" || tag === "SELECT" || tag === "AUDIO") {
+    // Keys typed into a control are the control's (arrows move between the filter's
+    // radio buttons), except j and k.
+    var own = tag === "TEXTAREA" || tag === "SELECT" || tag === "AUDIO" ||
+        tag === "INPUT" && event.key !== "j" && event.key !== "k";
+    if (event.altKey || event.ctrlKey || event.metaKey || own) {
       return;
     }
     if (event.key === "j" || event.key === "ArrowDown") {
