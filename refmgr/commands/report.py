@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refmgr.deliver.lockdiff import Change, line_changes
+from refmgr.deliver.lockdiff import Change, every_line_new, line_changes
 from refmgr.deliver.pictures import PictureCache, draw
 from refmgr.deliver.report import LineRow, Provenance, ReportPage, page_html
 from refmgr.errors import GitError, RefmgrError, UsageError
@@ -81,8 +81,12 @@ def write_report(
     path = lock_path(project, name)
     lock = _read_lock(path)
     previous, since_label, since_problem = _previous(project, path, since)
+    if previous is None and since_label is not None:
+        changes = every_line_new(lock)  # the revision has no lock: every line is new
+    else:
+        changes = line_changes(previous, lock)
     cache = PictureCache(project.write_dir(project.ensure_state_dir() / "report-pictures"))
-    rows = _rows(project, name, lock, line_changes(previous, lock), folder, cache, embed=embed)
+    rows = _rows(project, name, lock, changes, folder, cache, embed=embed)
     state = _commit(project, path)
     page = ReportPage(
         Provenance(
@@ -112,8 +116,9 @@ def write_report(
 
 
 def _inside(root: Path, folder: Path) -> bool:
+    # As written, not resolved: a symlinked folder inside is what write_dir must refuse.
     try:
-        folder.resolve().relative_to(root.resolve())
+        Path(os.path.abspath(folder)).relative_to(root)
     except ValueError:
         return False
     return True
@@ -140,7 +145,7 @@ def _previous(
             raise UsageError(f"--since {since}: {e.message}") from None
         return None, None, f"no previous lock ({e.message})"
     if raw is None:
-        return None, None, f"no lock at {revision}: every line is new"
+        return None, revision, ""
     where = Path(f"{project.relative(path)}@{revision}")
     return parse_lock(raw, where), revision, ""
 

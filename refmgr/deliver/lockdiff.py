@@ -67,6 +67,11 @@ def line_changes(previous: Lock | None, current: Lock) -> dict[str, list[Change]
     return found
 
 
+def every_line_new(current: Lock) -> dict[str, list[Change]]:
+    """The changes of ``current`` against a revision that had no lock at all."""
+    return {line["id"]: [Change("new")] for line in [*current["entries"], *current["missing"]]}
+
+
 def _engine_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     changes = []
     if old["id"] != new["id"]:

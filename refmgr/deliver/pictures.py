@@ -79,7 +79,8 @@ def _waveform(audio: Samples) -> npt.NDArray[np.uint8]:
     top = np.clip(np.round(half - high * half), 0, WAVE_HEIGHT - 1).astype(np.int64)
     bottom = np.clip(np.round(half - low * half), 0, WAVE_HEIGHT - 1).astype(np.int64)
     rows = np.arange(WAVE_HEIGHT)[:, None]
-    image[(rows >= top[None, :]) & (rows <= bottom[None, :])] = _WAVE
+    audible = (high - low) * half >= 0.5  # under half a pixel: silence, the axis shows
+    image[(rows >= top[None, :]) & (rows <= bottom[None, :]) & audible[None, :]] = _WAVE
     return image
 
 
