@@ -134,7 +134,7 @@ def _gate(value: bool | None) -> bool:
 
 
 def _page_name(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    from refmgr.commands.report import PAGE_SUFFIXES
+    from refmgr.commands.render import PAGE_SUFFIXES
 
     if value is not None and value.suffix.lower() not in PAGE_SUFFIXES:
         raise click.BadParameter(f"{value}: the review page is an .html file")
@@ -260,9 +260,9 @@ def run(
     outcome = result.run
     page = None
     if report is not None and outcome.lock is not None:
-        from refmgr.commands.report import write_report
+        from refmgr.commands.render import report_script
 
-        page = write_report(project, script, report, mix=result.mix.path if result.mix else None)
+        page = report_script(project, script, report, mix=result.mix.path if result.mix else None)
     if as_json:
         document = result.to_json()
         if report is not None:
@@ -469,10 +469,10 @@ def report_command(
     Opens no engine: everything comes from renders/NAME.lock.json and the outputs it
     records (each checked against its sha256). Needs no network to view.
     """
-    from refmgr.commands.report import write_report
+    from refmgr.commands.render import report_script
     from refmgr.project import open_project
 
-    result = write_report(open_project(), script, output, embed=embed, since=since, mix=mix)
+    result = report_script(open_project(), script, output, embed=embed, since=since, mix=mix)
     if as_json:
         emit_json(result.to_json())
     else:

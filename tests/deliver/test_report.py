@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from refmgr.commands.report import write_report
+from refmgr.commands.render import report_script
 from refmgr.deliver.pictures import HEIGHT, WIDTH, draw, picture_problem
 from refmgr.deliver.report import Comparison, LineRow, Provenance, ReportPage, page_html
 from refmgr.project import open_project
@@ -279,7 +279,7 @@ def test_the_command_writes_outside_the_repository_only_where_told(
     _must("render", "ep.txt")
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    result = write_report(open_project(cast_repo), cast_repo / "ep.txt", outside / "r.html")
+    result = report_script(open_project(cast_repo), cast_repo / "ep.txt", outside / "r.html")
     assert result.path == outside / "r.html" and (outside / "r.html").is_file()
     audio = read_page(outside / "r.html").rows[0].audio[0]["src"]
     assert (outside / str(audio)).resolve() == (

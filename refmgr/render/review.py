@@ -1,10 +1,10 @@
-"""refmgr render report: a script's render as a review page (deliver/report.py).
+"""The review page of a script's render (deliver/report.py draws it): what goes in it.
 
 Reads the lock, each output it records (checked against the lock's sha256), the previous
-lock from git (HEAD, or ``--since REV``) and the mix record; judges each line's scores
-with the gate (render/gate.py) as refmgr.toml says now; writes one HTML file, atomically.
-Pictures are kept in .refmgr/report-pictures/ by output sha256, so a second page costs
-little. No engine, no scorer, no heavy import.
+lock from git (HEAD, or a revision) and the mix record; judges each line's scores with the
+gate (gate.py) as refmgr.toml says now; writes one HTML file, atomically. Pictures are
+kept in .refmgr/report-pictures/ by output sha256, so a second page costs little. No
+engine, no scorer, no heavy import: ``refmgr render report`` (commands/render.py).
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ from refmgr.fsutil import atomic_write, read_regular
 from refmgr.gitrepo import commit_state, file_at, is_tracked
 from refmgr.project import Project, repo_relative
 from refmgr.render.gate import failures
-from refmgr.render.lockfile import check_owner, lock_path, parse_lock
+from refmgr.render.lockfile import lock_path, parse_lock
 from refmgr.render.output import OutputFacts, OutputIndex, facts_of, pcm_of, stamp
-from refmgr.render.script import script_name, script_source
 
-MAX_LOCK_BYTES = 64 * 1024 * 1024
+MAX_LOCK_BYTES = 64 * 1024 * 1024  # a lock of 100,000 lines is about 60 MB
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 MAX_RECORD_BYTES = 16 * 1024 * 1024
-PAGE_SUFFIXES = (".html", ".htm")
 
 
 @dataclass(frozen=True)
@@ -57,29 +55,22 @@ class ReportResult:
         }
 
 
-def write_report(
+def write_review(
     project: Project,
-    script_path: Path,
+    name: str,
+    lock: Mapping[str, Any],
     target: Path,
     *,
     embed: bool = False,
     since: str | None = None,
     mix: Path | None = None,
 ) -> ReportResult:
-    """Write the review page of ``script_path``'s render to ``target`` (.html)."""
-    if target.suffix.lower() not in PAGE_SUFFIXES:
-        raise UsageError(f"-o {target}: the review page is an .html file")
-    if target.is_dir():
-        raise RefmgrError("is a directory; give a file name such as report.html", target)
+    """Write the review page of the render of script ``name`` (its lock as read_lock
+    checked it) to ``target``, an .html file in an existing folder."""
     folder = Path(os.path.abspath(target)).parent
-    if not folder.is_dir():
-        raise RefmgrError("directory does not exist", folder)
     if _inside(project.root, folder):
         project.write_dir(folder)  # no symlinked folder of a clone leads the page elsewhere
-    name = script_name(script_path)
-    check_owner(project, name, script_source(project.root, script_path), script_path)
     path = lock_path(project, name)
-    lock = _read_lock(path)
     previous, since_label, since_problem = _previous(project, path, since)
     if previous is None and since_label is not None:
         changes = every_line_new(lock)  # the revision has no lock: every line is new
@@ -122,12 +113,6 @@ def _inside(root: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _read_lock(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise RefmgrError("no lock: render the script (or merge its shards) first", path)
-    return parse_lock(read_regular(path, MAX_LOCK_BYTES, what="render lock"), path)
 
 
 def _previous(
