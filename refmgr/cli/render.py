@@ -222,6 +222,9 @@ def run(
     from refmgr.project import open_project
     from refmgr.store import open_for_writing
 
+    if report is not None and (dry_run or shard is not None):
+        # A shard's lock holds a part of the script, and a dry run writes nothing.
+        raise click.UsageError(f"--report cannot go with {'--dry-run' if dry_run else '--shard'}")
     project = open_project() if dry_run else open_for_writing()
     options = RenderOptions(
         engine_id=engine_id,

@@ -24,7 +24,7 @@ from refmgr.deliver.report import LineRow, Provenance, ReportPage, page_html
 from refmgr.errors import GitError, RefmgrError, UsageError
 from refmgr.fsutil import atomic_write, read_regular
 from refmgr.gitrepo import commit_state, file_at, is_tracked
-from refmgr.project import Project, repo_relative
+from refmgr.project import Project, is_real_dir, repo_relative
 from refmgr.render.gate import failures
 from refmgr.render.lockfile import lock_path, parse_lock
 from refmgr.render.output import OutputFacts, OutputIndex, facts_of, pcm_of, stamp
@@ -157,12 +157,16 @@ def _rows(
     limits = project.config.quality.render
     draft = bool(lock["engine"]["draft"])
     outputs = project.renders_dir / name
+    # A clone's renders/NAME may be a symlink to anywhere: nothing is read through one.
+    real = is_real_dir(project.root, outputs)
     index = OutputIndex.load(project.state_dir / f"render-{name}.outputs.json")
     rows = []
     for entry in lock["entries"]:
         output = entry["output"]
         path = project.root / output["path"]
-        facts, data, note = _output(path, outputs, output["sha256"], index, need_bytes=embed)
+        facts, data, note = _output(
+            path, outputs if real else None, output["sha256"], index, need_bytes=embed
+        )
         picture = cache.get(output["sha256"]) if facts is not None and not note else None
         if facts is not None and picture is None:
             data = data if data is not None else _bytes(path)
@@ -213,11 +217,11 @@ def _rows(
 
 
 def _output(
-    path: Path, outputs: Path, sha256: str, index: OutputIndex, *, need_bytes: bool
+    path: Path, outputs: Path | None, sha256: str, index: OutputIndex, *, need_bytes: bool
 ) -> tuple[OutputFacts | None, bytes | None, str]:
     """What the output at ``path`` is (via the render's index when its stat data says the
     file is as read before), its bytes when read, and what is wrong with it, if anything."""
-    if path.parent.resolve() != outputs.resolve() or path.is_symlink():
+    if outputs is None or path.parent != outputs or path.is_symlink():
         return None, None, "output outside the script's renders folder: not shown"
     try:
         facts = None if need_bytes else index.lookup(path.name, stamp(path))

@@ -313,3 +313,37 @@ def test_the_picture_is_a_png_of_the_waveform_and_spectrogram() -> None:
     spectrum = pixels[28:]
     brightest = spectrum[:, : WIDTH // 2 - 2].max(axis=1)
     assert brightest.argmax() not in (0, spectrum.shape[0] - 1)  # 1 kHz: mid-picture
+
+
+def test_lines_the_lock_lists_as_missing_are_failed_rows(cast_repo: Path) -> None:
+    tokens = cast_repo / "refs" / "beta.npy"
+    tokens.write_bytes(tokens.read_bytes()[:-2] + b"\x01\x02")  # refused: sha256 differs
+    assert run_cli("render", "ep.txt").returncode == 1
+    missing = {m["id"] for m in _lock(cast_repo)["missing"]}
+    assert missing == {"ask", "0004"}
+    out = json.loads(_must("render", "report", "ep.txt", "-o", "review.html", "--json"))
+    assert (out["rendered"], out["kept"], out["failed"]) == (3, 3, 2)
+    page = read_page(cast_repo / "review.html")
+    failing = {r.id for r in page.rows if "data-failing" in r.attrs}
+    assert failing == missing
+    assert [r.id for r in page.rows] == ["0001", "ask", "0003", "0004", "end"]
+    for row in page.rows:
+        assert (row.audio == []) == (row.id in missing)
+
+
+def test_a_symlinked_renders_folder_is_not_read(cast_repo: Path, tmp_path: Path) -> None:
+    _must("render", "ep.txt")
+    elsewhere = tmp_path / "elsewhere"
+    (cast_repo / "renders" / "ep").rename(elsewhere)
+    (cast_repo / "renders" / "ep").symlink_to(elsewhere)
+    out = json.loads(_must("render", "report", "ep.txt", "-o", "review.html", "--embed", "--json"))
+    assert out["failed"] == 5 and out["pictures"] == {"cached": 0, "drawn": 0}
+    for row in read_page(cast_repo / "review.html").rows:
+        assert row.audio == [] and "outside the script's renders folder" in row.cells["audio"]
+
+
+@pytest.mark.parametrize("other", [["--shard", "1/2"], ["--dry-run"]])
+def test_render_report_refuses_a_shard_and_a_dry_run(cast_repo: Path, other: list[str]) -> None:
+    proc = run_cli("render", "ep.txt", "--report", "r.html", *other)
+    assert proc.returncode == 2 and "--report cannot go with" in proc.stderr
+    assert not (cast_repo / "renders").exists()
