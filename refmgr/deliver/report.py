@@ -161,7 +161,7 @@ def _header(page: ReportPage, counts: Mapping[str, int]) -> str:
         commit = "not committed"
     else:
         commit = f"<code>{_e(prov.commit[:12])}</code>"
-        commit += "" if prov.committed else " (changed since: not committed as it is)"
+        commit += "" if prov.committed else " (changed since that commit)"
     if prov.since:
         since = f"since <code>{_e(prov.since)}</code>"
     else:

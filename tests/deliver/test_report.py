@@ -17,7 +17,7 @@ from refmgr.deliver.report import Comparison, LineRow, Provenance, ReportPage, p
 from refmgr.project import open_project
 from refmgr.render.gate import failures
 from refmgr.render.output import pcm_of
-from tests.support.cli import run_cli
+from tests.support.cli import run_cli, top_level_imports
 from tests.support.gitenv import template_git
 from tests.support.helpers import snapshot
 from tests.support.report import read_page
@@ -347,3 +347,11 @@ def test_render_report_refuses_a_shard_and_a_dry_run(cast_repo: Path, other: lis
     proc = run_cli("render", "ep.txt", "--report", "r.html", *other)
     assert proc.returncode == 2 and "--report cannot go with" in proc.stderr
     assert not (cast_repo / "renders").exists()
+
+
+def test_the_page_is_made_on_the_light_path(cast_repo: Path) -> None:
+    _must("render", "ep.txt")
+    imported = top_level_imports("render", "report", "ep.txt", "-o", "review.html")
+    assert "refmgr" in imported and "numpy" in imported
+    heavy = {"torch", "fish_speech", "matplotlib", "scipy", "librosa", "onnxruntime", "git"}
+    assert not imported & heavy, imported & heavy

@@ -8,12 +8,16 @@ quietest and the loudest line, lines that fail the gate as `render status` judge
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from refmgr.deliver.pictures import draw
+from refmgr.deliver.report import LineRow, Provenance, ReportPage, page_html
+from refmgr.render.output import pcm_of
 from tests.support.browser import chromium, console_errors, screenshot_variance
 from tests.support.cli import run_cli
 from tests.support.gitenv import template_git
@@ -141,3 +145,60 @@ def _keys_move_the_selection(driver: Any, lock: dict[str, Any]) -> None:
     assert driver.execute_script(paused) is False
     ActionChains(driver).send_keys(Keys.SPACE).perform()
     assert driver.execute_script(paused) is True
+
+
+def test_a_page_of_2000_lines_loads_lazily(cast_repo: Path) -> None:
+    """2,000 rows of real lines (the five outputs over and over): the page opens at once,
+    loads no audio, decodes only the pictures near the screen, and the keys still work."""
+    _must("render", "ep.txt")
+    lock = json.loads((cast_repo / "renders" / "ep.lock.json").read_text())
+    entries = lock["entries"]
+    pictures = []
+    for entry in entries:
+        samples, rate = pcm_of((cast_repo / entry["output"]["path"]).read_bytes())
+        pictures.append("data:image/png;base64," + base64.b64encode(draw(samples, rate)).decode())
+    rows = [
+        LineRow(
+            i + 1,
+            f"{i + 1:04d}",
+            entries[i % 5]["character"],
+            entries[i % 5]["text"],
+            entries[i % 5]["output"]["path"],
+            entries[i % 5]["output"]["duration_s"],
+            picture=pictures[i % 5],
+        )
+        for i in range(2000)
+    ]
+    provenance = Provenance("ep.txt", "renders/ep.lock.json", "draft", True, {})
+    page = cast_repo / "big.html"
+    page.write_text(page_html(ReportPage(provenance, rows)))
+    with chromium() as driver:
+        driver.get(page.as_uri())
+        loaded_ms = driver.execute_script(
+            "return performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
+        )
+        assert loaded_ms < 10_000
+        assert console_errors(driver) == []
+        states = driver.execute_script(
+            "return [...document.querySelectorAll('audio')].map((a) => a.readyState)"
+        )
+        assert len(states) == 2000 and set(states) == {0}  # HAVE_NOTHING: none loaded
+        decoded = "return document.querySelectorAll('img:not([data-src])').length"
+        near = driver.execute_script(decoded)
+        assert 0 < near < 100, near
+        driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+        driver.execute_async_script(
+            "const done = arguments[0];"
+            "requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 200)));"
+        )
+        last = driver.execute_script(
+            "return document.querySelector('tr.line:last-child img').hasAttribute('src')"
+        )
+        assert last is True
+        assert near < driver.execute_script(decoded) < near + 100
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        driver.find_element("tag name", "h1").click()
+        ActionChains(driver).send_keys("jjj").perform()
+        assert _selected(driver) == ["0003"]
+        assert console_errors(driver) == []
