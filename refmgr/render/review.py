@@ -10,6 +10,7 @@ engine, no scorer, no heavy import: ``refmgr render report`` (commands/render.py
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import urllib.parse
@@ -20,7 +21,7 @@ from typing import Any
 
 from refmgr.deliver.lockdiff import Change, every_line_new, line_changes
 from refmgr.deliver.pictures import PictureCache, draw
-from refmgr.deliver.report import LineRow, Provenance, ReportPage, page_html
+from refmgr.deliver.report import Comparison, LineRow, Provenance, ReportPage, page_html
 from refmgr.errors import GitError, RefmgrError, UsageError
 from refmgr.fsutil import atomic_write, read_regular
 from refmgr.gitrepo import commit_state, file_at, is_tracked
@@ -64,9 +65,11 @@ def write_review(
     embed: bool = False,
     since: str | None = None,
     mix: Path | None = None,
+    comparisons: Mapping[str, Comparison] | None = None,
 ) -> ReportResult:
     """Write the review page of the render of script ``name`` (its lock as read_lock
-    checked it) to ``target``, an .html file in an existing folder."""
+    checked it) to ``target``, an .html file in an existing folder. ``comparisons``: the
+    old take of lines (by id) to play beside the new (A/B, for ``render compare``)."""
     folder = Path(os.path.abspath(target)).parent
     if _inside(project.root, folder):
         project.write_dir(folder)  # no symlinked folder of a clone leads the page elsewhere
@@ -78,6 +81,8 @@ def write_review(
         changes = line_changes(previous, lock)
     cache = PictureCache(project.write_dir(project.ensure_state_dir() / "report-pictures"))
     rows = _rows(project, name, lock, changes, folder, cache, embed=embed)
+    if comparisons:
+        rows = [dataclasses.replace(r, comparison=comparisons.get(r.id)) for r in rows]
     state = _commit(project, path)
     page = ReportPage(
         Provenance(

@@ -355,3 +355,23 @@ def test_the_page_is_made_on_the_light_path(cast_repo: Path) -> None:
     assert "refmgr" in imported and "numpy" in imported
     heavy = {"torch", "fish_speech", "matplotlib", "scipy", "librosa", "onnxruntime", "git"}
     assert not imported & heavy, imported & heavy
+
+
+def test_the_seam_for_ab_comparison(cast_repo: Path) -> None:
+    """render compare (issue 13, part 2) gives the old take of a line: two players."""
+    from refmgr.deliver.report import Comparison
+    from refmgr.render.review import write_review
+
+    _must("render", "ep.txt")
+    lock = _lock(cast_repo)
+    old = Comparison(lock["entries"][4]["output"]["path"], 0.87, "path")
+    project = open_project(cast_repo)
+    write_review(project, "ep", lock, cast_repo / "ab.html", comparisons={"0001": old})
+    rows = read_page(cast_repo / "ab.html").rows
+    assert [a["class"] for a in rows[0].audio] == ["old", "new"]
+    assert [a["src"] for a in rows[0].audio] == [
+        old.old_audio,
+        lock["entries"][0]["output"]["path"],
+    ]
+    assert "similarity 0.87" in rows[0].cells["audio"]
+    assert all(len(r.audio) == 1 for r in rows[1:])
