@@ -19,7 +19,7 @@ from refmgr.render.gate import failures
 from refmgr.render.output import pcm_of
 from tests.support.cli import run_cli, top_level_imports
 from tests.support.gitenv import template_git
-from tests.support.helpers import snapshot
+from tests.support.helpers import RecordingFactory, snapshot
 from tests.support.report import read_page
 
 
@@ -375,3 +375,22 @@ def test_the_seam_for_ab_comparison(cast_repo: Path) -> None:
     ]
     assert "similarity 0.87" in rows[0].cells["audio"]
     assert all(len(r.audio) == 1 for r in rows[1:])
+
+
+def test_a_replaced_reference_shows_on_its_characters_lines(
+    cast_repo: Path, recording: RecordingFactory
+) -> None:
+    _must("render", "ep.txt")
+    template_git(cast_repo, "add", "-A")
+    template_git(cast_repo, "commit", "-q", "-m", "render")
+    text = "A new reading of the alpha voice, slower and lower, made for the second act."
+    _must("add", str(recording("alpha.wav", text=text)), "--force", "--text", text)
+    _must("render", "ep.txt")
+    _must("render", "report", "ep.txt", "-o", "review.html")
+    lock = _lock(cast_repo)
+    alpha = {e["id"] for e in lock["entries"] if e["character"] == "alpha"}
+    rows = read_page(cast_repo / "review.html").rows
+    assert {r.id for r in rows if "data-changed" in r.attrs} == alpha
+    for row in rows:
+        if row.id in alpha:
+            assert "reference.tokens_sha256: " in row.cells["changes"], row.cells["changes"]
