@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FISH_STAMP := $(VENV)/.fish-installed
 QA_STAMP := $(VENV)/.qa-installed
-BROWSER_STAMP := $(VENV)/.browser-installed
 CHROMIUM_INSTALL := apt-get update && apt-get install -y chromium chromium-driver
 # The oldest numpy / pycodec2 pair refmgr admits (pyproject.toml): numpy 1.26 is what Fish
 # Speech's own pins lead to. .venv-compat runs the core tests under it.
@@ -35,7 +34,7 @@ help:
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,browser]'
 	touch $@
 
 install: $(STAMP)
@@ -54,19 +53,16 @@ install-fish: $(FISH_STAMP)
 # The quality scorers (refmgr[qa]) over the Fish Speech stack, whose CPU torch they reuse:
 # constraints.txt pins torch==2.13.0, so pip keeps it rather than resolving a CUDA build.
 $(QA_STAMP): $(FISH_STAMP) pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,qa]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,qa,browser]'
 	touch $@
 
 install-qa: $(QA_STAMP)
 
-# The review page's browser test (tests/deliver/test_report_browser.py): Selenium and Pillow
-# (refmgr[browser]) and Debian's chromium with its driver, installed with apt-get where
-# make runs as root (CI) and they are missing. Elsewhere the test fails with the command.
-$(BROWSER_STAMP): $(QA_STAMP) pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,qa,browser]'
-	touch $@
-
-install-browser: $(BROWSER_STAMP)
+# The review page's browser test (tests/deliver/test_report_browser.py) drives Debian's
+# chromium and its driver through Selenium (refmgr[browser], in every .venv above): they are
+# installed with apt-get where make runs as root (CI) and they are missing. Elsewhere the
+# test fails, naming the command.
+install-browser: $(STAMP)
 	-@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
@@ -111,7 +107,7 @@ coverage: $(QA_STAMP) install-browser
 	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage report > $(COVERAGE_DIR)/report.txt
 	tail -1 $(COVERAGE_DIR)/report.txt
 
-test-light: $(STAMP)
+test-light: $(STAMP) install-browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
