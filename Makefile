@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FISH_STAMP := $(VENV)/.fish-installed
 QA_STAMP := $(VENV)/.qa-installed
+CHROMIUM_INSTALL := apt-get update && apt-get install -y chromium chromium-driver
 # The oldest numpy / pycodec2 pair refmgr admits (pyproject.toml): numpy 1.26 is what Fish
 # Speech's own pins lead to. .venv-compat runs the core tests under it.
 COMPAT_VENV ?= .venv-compat
@@ -15,12 +16,13 @@ COMPAT_TESTS := tests/backends/test_codec2.py tests/commands/test_add.py tests/t
 COMPAT_DESELECT := --deselect tests/commands/test_validate_cases.py::test_the_good_repository_is_valid
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install install-fish install-qa demo test test-light test-compat coverage gpu-wheels lint check-alpha bench constraints clean
+.PHONY: help install install-fish install-qa install-browser demo test test-light test-compat coverage gpu-wheels lint check-alpha bench constraints clean
 
 help:
 	@echo "make demo         set up .venv and run refmgr end to end under build/demo"
-	@echo "make test         set up .venv with the Fish Speech CPU test stack and the quality"
-	@echo "                  scorers (refmgr[qa]) and run every test"
+	@echo "make test         set up .venv with the Fish Speech CPU test stack, the quality"
+	@echo "                  scorers (refmgr[qa]) and headless Chromium (apt-get, as root) and"
+	@echo "                  run every test"
 	@echo "make test-compat  run the core tests under numpy 1.26 + pycodec2 3.1 (.venv-compat)"
 	@echo "make gpu-wheels   fill wheels/ for scripts/gpu-check.sh on a machine without network"
 	@echo "make coverage     run every test under coverage.py (child processes too); report in build/coverage"
@@ -32,7 +34,7 @@ help:
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,browser]'
 	touch $@
 
 install: $(STAMP)
@@ -51,10 +53,22 @@ install-fish: $(FISH_STAMP)
 # The quality scorers (refmgr[qa]) over the Fish Speech stack, whose CPU torch they reuse:
 # constraints.txt pins torch==2.13.0, so pip keeps it rather than resolving a CUDA build.
 $(QA_STAMP): $(FISH_STAMP) pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,qa]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,qa,browser]'
 	touch $@
 
 install-qa: $(QA_STAMP)
+
+# The review page's browser test (tests/deliver/test_report_browser.py) drives Debian's
+# chromium and its driver through Selenium (refmgr[browser], in every .venv above): they are
+# installed with apt-get where make runs as root (CI) and they are missing. Elsewhere the
+# test fails, naming the command.
+install-browser: $(STAMP)
+	-@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else \
+		echo "make: the browser test needs chromium and chromedriver: $(CHROMIUM_INSTALL)" >&2; \
+	fi
 
 $(COMPAT_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(COMPAT_VENV)
@@ -75,7 +89,7 @@ demo: $(STAMP)
 
 # test-compat first; then everything, with the resolver check of the README's GPU install
 # (needs the package index) and the byte comparison of token files against .venv-compat.
-test: $(QA_STAMP) test-compat
+test: $(QA_STAMP) install-browser test-compat
 	REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
 	REFMGR_COMPAT_PYTHON="$(CURDIR)/$(COMPAT_VENV)/bin/python" $(BIN)/python -m pytest
 
@@ -85,7 +99,7 @@ test: $(QA_STAMP) test-compat
 # The file-size-limit test is left out: its child's coverage data hits the 40 kB limit.
 COVERAGE_DIR := $(CURDIR)/build/coverage
 COVERAGE_DESELECT := --deselect tests/render/test_interruptions.py::test_write_refused_half_way_leaves_nothing_half_written
-coverage: $(QA_STAMP)
+coverage: $(QA_STAMP) install-browser
 	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 \
 		$(BIN)/python -m coverage run -m pytest -q -p no:cacheprovider $(COVERAGE_DESELECT) $(COVERAGE_ARGS)
@@ -93,7 +107,7 @@ coverage: $(QA_STAMP)
 	COVERAGE_FILE=$(COVERAGE_DIR)/.coverage $(BIN)/python -m coverage report > $(COVERAGE_DIR)/report.txt
 	tail -1 $(COVERAGE_DIR)/report.txt
 
-test-light: $(STAMP)
+test-light: $(STAMP) install-browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -309,3 +309,10 @@ def _git_or_none(root: Path, *args: str) -> bytes | None:
         return _run_git(root, *args)
     except GitError:
         return None
+
+
+def is_tracked(root: Path, path: Path) -> bool:
+    """Whether ``path`` is in the index (committed or staged)."""
+    top = toplevel(root).resolve()
+    rel = path.resolve().relative_to(top).as_posix()
+    return bool(_run_git(top, "ls-files", "-z", "--", rel))

@@ -94,7 +94,7 @@ def render() -> None:
 
     Only lines whose inputs changed are rendered; renders/SCRIPT.lock.json records what
     every output was made from. A script that is itself named 'status', 'export', 'merge',
-    'mix', 'compare' or 'run' is given as ./status.
+    'mix', 'report', 'compare' or 'run' is given as ./status.
     """
 
 
@@ -132,6 +132,14 @@ def _gate(value: bool | None) -> bool:
             err=True,
         )
     return not missing
+
+
+def _page_name(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    from refmgr.commands.render import PAGE_SUFFIXES
+
+    if value is not None and value.suffix.lower() not in PAGE_SUFFIXES:
+        raise click.BadParameter(f"{value}: the review page is an .html file")
+    return value
 
 
 @render.command("run")
@@ -177,6 +185,13 @@ def _gate(value: bool | None) -> bool:
     help="Render a line that fails the limits again with up to N other seeds, keeping the "
     "first take that passes (default: quality.render.retakes).",
 )
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_page_name,
+    metavar="FILE.html",
+    help="Also write the review page (as `render report`) to FILE.html, and print its path.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")
 @json_option
 def run(
@@ -195,6 +210,7 @@ def run(
     loudness: Any,
     gate: bool | None,
     retakes: int | None,
+    report: Path | None,
     dry_run: bool,
     as_json: bool,
 ) -> int:
@@ -207,6 +223,9 @@ def run(
     from refmgr.project import open_project
     from refmgr.store import open_for_writing
 
+    if report is not None and (dry_run or shard is not None):
+        # A shard's lock holds a part of the script, and a dry run writes nothing.
+        raise click.UsageError(f"--report cannot go with {'--dry-run' if dry_run else '--shard'}")
     project = open_project() if dry_run else open_for_writing()
     options = RenderOptions(
         engine_id=engine_id,
@@ -245,8 +264,16 @@ def run(
             bar.close()
     outcome = result.run
     _print_warnings(result.plan)
+    page = None
+    if report is not None and outcome.lock is not None:
+        from refmgr.commands.render import report_script
+
+        page = report_script(project, script, report, mix=result.mix.path if result.mix else None)
     if as_json:
-        emit_json(result.to_json())
+        document = result.to_json()
+        if report is not None:
+            document["report"] = None if page is None else page.to_json()
+        emit_json(document)
     _print_failures(result.plan, outcome.failures)
     _print_gate(result)
     if result.mix_error is not None:
@@ -257,6 +284,8 @@ def run(
         if result.mix is not None:
             _print_mix(result.mix)
     missed = 0 if result.mix is None else _mix_status(result.mix)
+    if page is not None and not as_json:
+        click.echo(f"report:  {display_path(page.path)}")
     return 0 if result.ok and not missed else 1
 
 
@@ -549,6 +578,62 @@ def _audio_cell(audio: Any) -> str:
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@render.command("report")
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_page_name,
+    metavar="FILE.html",
+    help="The page to write (one HTML file; audio is linked relative to it).",
+)
+@click.option(
+    "--embed",
+    is_flag=True,
+    help="Put the audio in the page itself (base64): one file to send, larger.",
+)
+@click.option(
+    "--since",
+    metavar="REV",
+    help="Show what changed since the lock of this git revision (default: HEAD's, when "
+    "git tracks the lock).",
+)
+@click.option(
+    "--mix",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The mix (or its .mix.json record) whose loudness the header shows (default: the "
+    "newest record of this script in renders/ or the repository's root).",
+)
+@json_option
+def report_command(
+    script: Path, output: Path, embed: bool, since: str | None, mix: Path | None, as_json: bool
+) -> int:
+    """Write a review page of SCRIPT's render: one row per line with its player, waveform
+    and spectrogram, scores (failing ones marked, as the gate judges them now) and what
+    changed since the previous lock; a filter for failing or changed lines; keys j / k
+    (next / previous line) and space (play / pause).
+
+    Opens no engine: everything comes from renders/NAME.lock.json and the outputs it
+    records (each checked against its sha256). Needs no network to view.
+    """
+    from refmgr.commands.render import report_script
+    from refmgr.project import open_project
+
+    result = report_script(open_project(), script, output, embed=embed, since=since, mix=mix)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        c = result.counts
+        click.echo(
+            f"report:  {display_path(result.path)} ({c['lines']} lines: {c['rendered']} "
+            f"rendered, {c['kept']} kept, {c['failed']} failed, {c['changed']} changed"
+            f"{'' if result.since is None else ' since ' + result.since})"
+        )
+    return 0
 
 
 def _mix_status(result: MixResult) -> int:

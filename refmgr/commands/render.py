@@ -4,7 +4,8 @@
 decides and applies, ``export_shard`` puts a shard's lock and outputs in a bundle (what a
 CI shard job uploads), ``merge_shards`` joins the locks of a render split with --shard,
 ``mix_script`` joins the outputs a lock records into one file, without an engine,
-``compare_renders`` is the drift report of two locks (refmgr.deliver.compare).
+``report_script`` writes a render's review page (render/review.py), without one either,
+and ``compare_renders`` is the drift report of two locks (refmgr.deliver.compare).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from refmgr.deliver.formats import format_for
 from refmgr.deliver.lexicon import load_lexicon
 from refmgr.deliver.loudness import LoudnessTarget
 from refmgr.errors import RefmgrError, UsageError
+from refmgr.fsutil import read_regular
 from refmgr.project import Project, repo_relative
 from refmgr.quality.available import quality_from_env
 from refmgr.render.bundle import bring_outputs, export_bundle, read_bundles
@@ -34,6 +36,7 @@ from refmgr.render.lockfile import (
     check_owner,
     lock_path,
     merge_locks,
+    parse_lock,
     read_lock,
     recorded_outputs,
     shard_lock_paths,
@@ -42,6 +45,7 @@ from refmgr.render.lockfile import (
 from refmgr.render.mix import MixResult, mix_locked, mix_outputs
 from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
 from refmgr.render.plan import Action, Plan, Recorded, Shard, Step, make_plan, output_of
+from refmgr.render.review import MAX_LOCK_BYTES, ReportResult, write_review
 from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
 from refmgr.render.scoring import Scoring
 from refmgr.render.script import Script, read_script, script_name, script_source
@@ -405,6 +409,38 @@ def mix_script(
             )
         gap = project.config.render.gap_s if gap_s is None else gap_s
         return mix_locked(project, script, lock, target, gap_s=gap, loudness=loudness)
+
+
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+def report_script(
+    project: Project,
+    script_path: Path,
+    target: Path,
+    *,
+    embed: bool = False,
+    since: str | None = None,
+    mix: Path | None = None,
+) -> ReportResult:
+    """Write the review page of a rendered script to ``target`` (an .html file) from its
+    lock and outputs alone: ``since`` a git revision whose lock the changes are against
+    (default: HEAD's, when git tracks the lock), ``mix`` the mix or record whose loudness
+    the header shows, ``embed`` the audio in the page."""
+    if target.suffix.lower() not in PAGE_SUFFIXES:
+        raise UsageError(f"-o {target}: the review page is an .html file")
+    if target.is_dir():
+        raise RefmgrError("is a directory; give a file name such as report.html", target)
+    folder = target.absolute().parent
+    if not folder.is_dir():
+        raise RefmgrError("directory does not exist", folder)
+    name = script_name(script_path)
+    check_owner(project, name, script_source(project.root, script_path), script_path)
+    path = lock_path(project, name)
+    if not path.exists():
+        raise RefmgrError("no lock: render the script (or merge its shards) first", path)
+    lock = parse_lock(read_regular(path, MAX_LOCK_BYTES, what="render lock"), path)
+    return write_review(project, name, lock, target, embed=embed, since=since, mix=mix)
 
 
 def export_shard(project: Project, script_path: Path, shard: Shard, target: Path) -> list[str]:

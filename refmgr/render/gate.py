@@ -104,6 +104,14 @@ SPEAKER_MEASURES = frozenset({"similarity", "margin"})
 
 def problems(scores: Mapping[str, Any], limits: RenderQuality, *, draft: bool) -> list[str]:
     """What of the gate ``scores`` fail, one phrase each; empty if they pass."""
+    return [phrase for _, phrase in failures(scores, limits, draft=draft)]
+
+
+def failures(
+    scores: Mapping[str, Any], limits: RenderQuality, *, draft: bool
+) -> list[tuple[str, str]]:
+    """What of the gate ``scores`` fail: (measure, phrase) each, so that the review page
+    can mark the very scores that fail; empty if they pass."""
     found = []
     for check in CHECKS:
         if draft and check.measure in SPEAKER_MEASURES:
@@ -115,7 +123,7 @@ def problems(scores: Mapping[str, Any], limits: RenderQuality, *, draft: bool) -
         # A NaN or infinite measure (the loudness of silence) fails the way its sign says.
         failed = value < limit if check.low else value > limit
         if math.isnan(value) or failed:
-            found.append(check.describe(float(value), limit, scores))
+            found.append((check.measure, check.describe(float(value), limit, scores)))
     return found
 
 

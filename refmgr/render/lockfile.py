@@ -237,7 +237,8 @@ def read_lock(path: Path) -> dict[str, Any] | None:
 
 
 def parse_lock(raw: bytes, path: Path) -> dict[str, Any]:
-    """The lock in ``raw`` (read from ``path``, or from git); RefmgrError if it is not one."""
+    """The lock in ``raw`` (a file's bytes, or a git revision's: ``path`` names it in
+    errors). Raises RefmgrError if it is not a lock."""
     try:
         lock = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
