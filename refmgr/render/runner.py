@@ -47,6 +47,9 @@ from refmgr.render.plan import Action, Plan, Recorded, Step, cache_key, output_o
 from refmgr.render.scoring import Scoring
 from refmgr.render.takes import LineQuality, Scores, TakeResult, TakeSearch
 
+# Where lines render (RenderOptions.executor): this process, or the workers of a Ray
+# cluster (backends/ray_executor.py). The runner does the writing either way.
+EXECUTORS = ("local", "ray")
 # (done, total, step just finished): called with (0, total, None) before the first line.
 Progress = Callable[[int, int, Step | None], None]
 RENDER_LOCK_WAIT_S = 0.5
