@@ -184,6 +184,7 @@ class RayExecutor:
         self.last_death = ""
         self._ray: Any = None
         self._actor_class: Any = None
+        self._actor_options: dict[str, Any] = {}
         self._numbers = 0
 
     # -- the Engine protocol --------------------------------------------------------------
@@ -266,9 +267,8 @@ class RayExecutor:
         try:
             count = self.workers or self._slots_available()
             gpu = self._uses_gpu()
-            self._actor_class = ray.remote(Worker).options(
-                num_cpus=1, num_gpus=1 if gpu else 0, max_restarts=0
-            )
+            self._actor_class = ray.remote(Worker)
+            self._actor_options = {"num_cpus": 1, "num_gpus": 1 if gpu else 0, "max_restarts": 0}
             for _ in range(count):
                 self.slots.append(self._new_slot())
             self.restarts_left = max(MAX_TRIES, 2 * count)
@@ -298,7 +298,8 @@ class RayExecutor:
 
     def _new_slot(self) -> _Slot:
         self._numbers += 1
-        actor = self._actor_class.options(name=f"worker-{self._numbers}").remote(self.recipe)
+        options = {**self._actor_options, "name": f"worker-{self._numbers}"}
+        actor = self._actor_class.options(**options).remote(self.recipe)
         return _Slot(self._numbers, actor, actor.ready.remote())
 
     def _kill(self, slot: _Slot) -> None:
