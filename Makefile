@@ -111,7 +111,7 @@ lint: $(STAMP)
 check-alpha: $(STAMP)
 	$(BIN)/python scripts/make_alpha.py --check
 
-bench: $(QA_STAMP)
+bench: $(RAY_STAMP)
 	$(PIP) install --quiet -r benchmarks/requirements.txt
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
