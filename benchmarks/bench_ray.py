@@ -52,6 +52,9 @@ def result(root: Path) -> dict[str, bytes]:
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rfbench-") as tmp:
+        # Ray writes an authentication token under ~/.ray: a HOME of the benchmark's own,
+        # shared by the cluster started here and the renders that join it.
+        os.environ["HOME"] = f"{tmp}/home"
         base = Path(tmp) / "voices"
         make_repository(base)
         roots = {name: Path(tmp) / name for name in ("local", "joined", "started")}

@@ -244,7 +244,9 @@ class RayExecutor:
         options: dict[str, Any] = {
             "namespace": self.namespace,
             "log_to_driver": False,  # workers' chatter stays in the cluster's logs
-            "logging_level": logging.WARNING,
+            # Ray's warnings (a token written to ~/.ray, ...) are not the user's business
+            # here; what fails still raises.
+            "logging_level": logging.ERROR,
         }
         if ray.is_initialized():
             raise BackendError("Ray is already initialized in this process")

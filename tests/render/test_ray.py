@@ -15,6 +15,7 @@ import pytest
 
 from refmgr.backends.ray_executor import NAMESPACE_PREFIX
 from refmgr.render.plan import Step
+from tests.integration.test_validate_light import imported_modules
 from tests.support.cli import run_cli
 from tests.support.helpers import git, one_line_error
 from tests.support.ray_cluster import free_port, kill_a_worker, ray_address
@@ -190,3 +191,7 @@ def test_without_ray_installed_the_error_says_how(
     assert proc.returncode == 1
     assert one_line_error(proc.stderr, "pip install 'refmgr[ray]'"), proc.stderr
     assert not (scene_repo / "renders").exists()
+
+
+def test_a_local_render_does_not_import_ray(scene_repo: Path) -> None:
+    assert "ray" not in imported_modules(["render", "ep.txt"], scene_repo)

@@ -49,6 +49,15 @@ def _answers(port: int) -> bool:
 def ray_address() -> Iterator[str]:
     """The address of a head node started for this session (what --address takes)."""
     require_ray()
+    with pytest.MonkeyPatch.context() as env:
+        # Each test has a HOME of its own, so the drivers could not read a token the head
+        # wrote into the first one's: no token authentication, on a cluster bound to
+        # 127.0.0.1 that lives as long as the session.
+        env.setenv("RAY_AUTH_MODE", "disabled")
+        yield from _head_node()
+
+
+def _head_node() -> Iterator[str]:
     # Ray's socket paths must stay short: a folder of its own under /tmp, not pytest's.
     temp = Path(tempfile.mkdtemp(prefix="rfray-"))
     port = free_port()
@@ -69,7 +78,7 @@ def ray_address() -> Iterator[str]:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HOME": str(temp)},
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
