@@ -126,9 +126,11 @@ class Worker:
     def __init__(self, recipe: EngineRecipe) -> None:
         self.engine = recipe.build()
 
-    def ready(self) -> tuple[int, dict[str, Any]]:
-        """Its process id and the engine's pins (checked against the driver's)."""
-        return os.getpid(), self.engine.pins()
+    def ready(self) -> tuple[int, dict[str, Any], int]:
+        """Its process id, the engine's pins (checked against the driver's) and how many
+        lines it takes at once (an engine that batches: its max_batch; else 1)."""
+        batch = getattr(self.engine, "max_batch", None)
+        return os.getpid(), self.engine.pins(), batch if isinstance(batch, int) else 1
 
     def pid(self) -> int:
         return os.getpid()
@@ -149,6 +151,7 @@ class _Slot:
     actor: Any
     starting: Any  # the ObjectRef of its ``ready`` call, until it answers
     pid: int | None = None
+    batch: int = 1  # lines in a batch it is handed
     busy: int = 0  # batches handed to it and not given back
 
 
@@ -176,9 +179,8 @@ class RayExecutor:
     ) -> None:
         self.spec, self.recipe, self.expected_pins = spec, recipe, pins
         self.address, self.workers = address, workers
-        self.batch = recipe.max_batch or 1
         self.namespace = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:12]}"
-        self.started_cluster = False  # a local cluster of ours: shut down by close
+        self.wanted = 0  # workers to keep: --workers, or the cluster's GPUs (CPUs)
         self.slots: list[_Slot] = []
         self.restarts_left = 0
         self.last_death = ""
@@ -204,6 +206,8 @@ class RayExecutor:
     def synthesize_many(self, requests: Sequence[LineRequest]) -> Iterator[LineResult]:
         if self._ray is None:
             self.start()
+        while len(self.slots) < self.wanted:  # those killed when a call was stopped early
+            self.slots.append(self._new_slot())
         round_ = _Round(collections.deque(range(len(requests))))
         try:
             while round_.todo or round_.out:
@@ -211,7 +215,7 @@ class RayExecutor:
                 yield from self._take_back(round_)
         finally:
             # Stopped early (Ctrl-C, the runner's own failure): what is still out is not
-            # wanted; the workers rendering it are killed, fresh ones take their place.
+            # wanted, and the workers rendering it are killed (a later call starts others).
             for slot in {slot for slot, _ in round_.out.values()}:
                 if self._ray is not None:
                     self._kill(slot)
@@ -265,9 +269,8 @@ class RayExecutor:
                 f"cannot start or join the cluster: {_first_line(e)}", self.where()
             ) from None
         self._ray = ray
-        self.started_cluster = self.address is None
         try:
-            count = self.workers or self._slots_available()
+            count = self.wanted = self.workers or self._slots_available()
             gpu = self._uses_gpu()
             self._actor_class = ray.remote(Worker)
             self._actor_options = {"num_cpus": 1, "num_gpus": 1 if gpu else 0, "max_restarts": 0}
@@ -329,7 +332,7 @@ class RayExecutor:
             while slot.pid is not None and slot.busy < DEPTH and round_.todo:
                 batch = [round_.todo.popleft()]
                 if batch[0] not in round_.alone:
-                    while len(batch) < self.batch and round_.todo:
+                    while len(batch) < slot.batch and round_.todo:
                         if round_.todo[0] in round_.alone:
                             break
                         batch.append(round_.todo.popleft())
@@ -390,7 +393,7 @@ class RayExecutor:
 
     def _started(self, slot: _Slot, ref: Any) -> None:
         try:
-            pid, pins = self._ray.get(ref)
+            pid, pins, batch = self._ray.get(ref)
         except self._ray.exceptions.RayError as e:
             self._replace(slot, _first_line(e))
             return
@@ -401,7 +404,7 @@ class RayExecutor:
                 "checkpoint on every node",
                 self.where(),
             )
-        slot.pid = pid
+        slot.pid, slot.batch = pid, max(1, batch)
 
 
 def _probe(address: str) -> None:
