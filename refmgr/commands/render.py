@@ -248,6 +248,7 @@ def plan_render(
     project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
 ) -> Plan:
     """What ``render_script`` with the same options would do; writes nothing."""
+    _check_executor(options)
     with _planned(project, _read_script(project, script_path), options) as planned:
         return planned.plan
 
