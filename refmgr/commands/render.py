@@ -390,16 +390,20 @@ def _executor(planned: _Planned, options: RenderOptions) -> Iterator[Engine]:
         checkpoint=arguments.checkpoint,
         max_batch=options.batch,
     )
+    # The workers speak what the chunking engine asks of the engine it wraps: long lines
+    # are split, cached and joined here, their chunks spread over the workers.
+    chunking = planned.engine
+    assert isinstance(chunking, ChunkingEngine)  # _planned wraps every engine in one
     executor = RayExecutor(
-        planned.engine.spec,
+        chunking.spec,
         recipe,
-        planned.engine.pins(),
+        chunking.inner.pins(),
         address=options.address,
         workers=options.workers,
     )
     try:
         executor.start()
-        yield executor
+        yield ChunkingEngine(executor, chunking.store, chunking.chunking)
     finally:
         executor.close()
 

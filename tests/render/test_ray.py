@@ -24,8 +24,11 @@ from tests.support.render import check_lock, outputs, render, rendered, whole_ou
 __all__ = ["ray_address"]
 
 LINES = 12
+# Line 6 is longer than the draft engine speaks at once: its chunks go to the workers.
+LONG = " ".join(f"Sentence {n} of the long speech goes on a while longer." for n in range(12))
 SCENE = "\n".join(
-    f"{'alpha' if i % 2 else 'beta'}: This is line number {i} of a long scene."
+    f"{'alpha' if i % 2 else 'beta'}: "
+    + (LONG if i == 6 else f"This is line number {i} of a long scene.")
     for i in range(1, LINES + 1)
 )
 
@@ -60,6 +63,8 @@ def test_a_ray_render_is_byte_identical_to_a_local_one(
     assert proc.returncode == 0, proc.stderr
     assert outputs(scene_repo, "scene") == outputs(local_render, "scene")
     assert lock_bytes(scene_repo) == lock_bytes(local_render)
+    long_line = next(e for e in check_lock(scene_repo, "scene")["entries"] if e["id"] == "0006")
+    assert len(long_line["chunks"]) >= 2
     # Up to date now: nothing to render, no cluster joined.
     again = render(scene_repo, "scene.txt", executor="ray", address="127.0.0.1:1")
     assert rendered(again) == []
