@@ -70,6 +70,22 @@ def test_a_ray_render_is_byte_identical_to_a_local_one(
     assert rendered(again) == []
 
 
+@pytest.mark.slow
+def test_without_an_address_a_local_cluster_is_started_and_stopped(
+    scene_repo: Path, local_render: Path
+) -> None:
+    from tests.support.ray_cluster import require_ray
+
+    require_ray()
+    import ray
+
+    result = render(scene_repo, "scene.txt", executor="ray", workers=1)
+    assert len(rendered(result)) == LINES
+    assert outputs(scene_repo, "scene") == outputs(local_render, "scene")
+    assert lock_bytes(scene_repo) == lock_bytes(local_render)
+    assert not ray.is_initialized()  # shut down with the render
+
+
 def test_a_worker_killed_mid_render_loses_only_its_lines(
     scene_repo: Path, local_render: Path, ray_address: str
 ) -> None:
