@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 FISH_STAMP := $(VENV)/.fish-installed
 QA_STAMP := $(VENV)/.qa-installed
 CHROMIUM_INSTALL := apt-get update && apt-get install -y chromium chromium-driver
+RAY_STAMP := $(VENV)/.ray-installed
 # The oldest numpy / pycodec2 pair refmgr admits (pyproject.toml): numpy 1.26 is what Fish
 # Speech's own pins lead to. .venv-compat runs the core tests under it.
 COMPAT_VENV ?= .venv-compat
@@ -16,7 +17,7 @@ COMPAT_TESTS := tests/backends/test_codec2.py tests/commands/test_add.py tests/t
 COMPAT_DESELECT := --deselect tests/commands/test_validate_cases.py::test_the_good_repository_is_valid
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install install-fish install-qa install-browser demo test test-light test-compat coverage gpu-wheels lint check-alpha bench constraints clean
+.PHONY: help install install-fish install-qa install-ray install-browser demo test test-light test-compat coverage gpu-wheels lint check-alpha bench constraints clean
 
 help:
 	@echo "make demo         set up .venv and run refmgr end to end under build/demo"
@@ -70,6 +71,13 @@ install-browser: $(STAMP)
 		echo "make: the browser test needs chromium and chromedriver: $(CHROMIUM_INSTALL)" >&2; \
 	fi
 
+# The Ray executor (refmgr[ray]), whose tests start one local 2-CPU cluster per session.
+$(RAY_STAMP): $(QA_STAMP) pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,deliver,qa,browser,ray]'
+	touch $@
+
+install-ray: $(RAY_STAMP)
+
 $(COMPAT_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	{ grep -vE '^(numpy|pycodec2)==' constraints.txt; printf '%s\n' $(COMPAT_PINS); } > $(COMPAT_VENV)/constraints.txt
@@ -89,8 +97,8 @@ demo: $(STAMP)
 
 # test-compat first; then everything, with the resolver check of the README's GPU install
 # (needs the package index) and the byte comparison of token files against .venv-compat.
-test: $(QA_STAMP) install-browser test-compat
-	REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
+test: $(RAY_STAMP) install-browser test-compat
+	REFMGR_REQUIRE_FISH=1 REFMGR_REQUIRE_QA=1 REFMGR_REQUIRE_RAY=1 REFMGR_CHECK_RESOLVER=1 REFMGR_REQUIRE_COMPAT=1 \
 	REFMGR_COMPAT_PYTHON="$(CURDIR)/$(COMPAT_VENV)/bin/python" $(BIN)/python -m pytest
 
 # Line coverage of refmgr/ over the whole suite, the refmgr processes it starts included
@@ -117,7 +125,7 @@ lint: $(STAMP)
 check-alpha: $(STAMP)
 	$(BIN)/python scripts/make_alpha.py --check
 
-bench: $(QA_STAMP)
+bench: $(RAY_STAMP)
 	$(PIP) install --quiet -r benchmarks/requirements.txt
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

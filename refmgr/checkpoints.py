@@ -92,16 +92,32 @@ def backend_settings(
     return {"checkpoint": open_checkpoint(project, layout, role, options)}
 
 
-def open_engine(
-    project: Project, spec: EngineSpec, options: RunOptions
-) -> tuple[Engine, tuple[str, ...]]:
-    """Build engine ``spec`` for ``project`` (no weights loaded yet), with its warnings.
+@dataclass(frozen=True)
+class EngineArguments:
+    """What ``registry.load_engine`` builds an engine from (plain data: an executor sends
+    it to its workers, which build the same engine)."""
 
-    The one place that knows what an engine's factory takes: its checked checkpoint, its
-    table of refmgr.toml and the device asked for (see ``registry.load_engine``).
-    """
-    from refmgr.backends.registry import load_engine
+    engine_id: str
+    device: str | None
+    settings: Any
+    checkpoint: Checkpoint | None
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.checkpoint.warnings if self.checkpoint else ()
+
+    def load(self) -> Engine:
+        from refmgr.backends.registry import load_engine
+
+        log.info("loading the %s engine…", self.engine_id)
+        return load_engine(
+            self.engine_id, device=self.device, settings=self.settings, checkpoint=self.checkpoint
+        )
+
+
+def engine_arguments(project: Project, spec: EngineSpec, options: RunOptions) -> EngineArguments:
+    """The one place that knows what an engine's factory takes: its checked checkpoint, its
+    table of refmgr.toml and the device asked for (see ``registry.load_engine``)."""
     if spec.checkpoint is None and options.precision not in (None, "auto"):
         raise BackendError(
             f"engine '{spec.id}' has no model whose precision could be set; "
@@ -111,9 +127,15 @@ def open_engine(
         open_checkpoint(project, spec.checkpoint, "engine", options) if spec.checkpoint else None
     )
     settings = getattr(project.config.engines, spec.settings_key) if spec.settings_key else None
-    log.info("loading the %s engine…", spec.id)
-    engine = load_engine(spec.id, device=options.device, settings=settings, checkpoint=checkpoint)
-    return engine, checkpoint.warnings if checkpoint else ()
+    return EngineArguments(spec.id, options.device, settings, checkpoint)
+
+
+def open_engine(
+    project: Project, spec: EngineSpec, options: RunOptions
+) -> tuple[Engine, tuple[str, ...]]:
+    """Build engine ``spec`` for ``project`` (no weights loaded yet), with its warnings."""
+    arguments = engine_arguments(project, spec, options)
+    return arguments.load(), arguments.warnings
 
 
 def open_checkpoint(

@@ -17,7 +17,7 @@ from refmgr.errors import RefmgrError, display_path
 from refmgr.params import MAX_SEED
 from refmgr.render.mix import MixResult
 from refmgr.render.plan import Action, Plan, Shard, Step
-from refmgr.render.runner import Failure, RunResult
+from refmgr.render.runner import EXECUTORS, Failure, RunResult
 
 if TYPE_CHECKING:
     from refmgr.commands.render import LineScores, RenderResult
@@ -192,6 +192,34 @@ def _page_name(ctx: click.Context, param: click.Parameter, value: Path | None) -
     metavar="FILE.html",
     help="Also write the review page (as `render report`) to FILE.html, and print its path.",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Lines an engine that batches (fish) renders in one pass, at most (default: what "
+    "the device's memory allows). Not part of the cache key.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="Where lines render: this process, or the workers of a Ray cluster (refmgr[ray]). "
+    "Same outputs and lock either way.",
+)
+@click.option(
+    "--address",
+    metavar="HOST:PORT",
+    help="With --executor ray: join this Ray cluster (its head's address, or auto) instead "
+    "of starting a local one.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --executor ray: this many workers (default: one per GPU of the cluster, or "
+    "per CPU for a CPU engine).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be done; write nothing.")
 @json_option
 def run(
@@ -211,6 +239,10 @@ def run(
     gate: bool | None,
     retakes: int | None,
     report: Path | None,
+    batch: int | None,
+    executor: str,
+    address: str | None,
+    workers: int | None,
     dry_run: bool,
     as_json: bool,
 ) -> int:
@@ -239,6 +271,10 @@ def run(
         require_committed=_require_committed(require_committed),
         gate=False if dry_run else _gate(gate),
         retakes=retakes,
+        batch=batch,
+        executor=executor,
+        address=address,
+        workers=workers,
     )
     if dry_run:
         plan = plan_render(project, script, options=options)

@@ -19,7 +19,7 @@ from typing import Any
 
 from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
-from refmgr.checkpoints import RunOptions, open_engine
+from refmgr.checkpoints import EngineArguments, RunOptions, engine_arguments
 from refmgr.deliver.compare import DriftReport, compare_sides, read_side
 from refmgr.deliver.formats import format_for
 from refmgr.deliver.lexicon import load_lexicon
@@ -46,7 +46,7 @@ from refmgr.render.mix import MixResult, mix_locked, mix_outputs
 from refmgr.render.output import OutputFacts, OutputIndex, read_outputs
 from refmgr.render.plan import Action, Plan, Recorded, Shard, Step, make_plan, output_of
 from refmgr.render.review import MAX_LOCK_BYTES, ReportResult, write_review
-from refmgr.render.runner import Progress, RunResult, render_lock, run_plan
+from refmgr.render.runner import EXECUTORS, Progress, RunResult, render_lock, run_plan
 from refmgr.render.scoring import Scoring
 from refmgr.render.script import Script, read_script, script_name, script_source
 from refmgr.render.takes import LineQuality
@@ -150,6 +150,12 @@ class RenderOptions:
     # and quality.render.score is on); True requires refmgr[qa] (a usage error without),
     # False never (unless gate).
     score: bool | None = None
+    # Lines an engine that batches renders in one pass at most (its max_batch); None: its
+    # own choice. Never part of a key: a line's audio does not depend on its batch-mates.
+    batch: int | None = None
+    executor: str = "local"  # where lines render (runner.EXECUTORS)
+    address: str | None = None  # --executor ray: the cluster to join; None: start one
+    workers: int | None = None  # --executor ray: None: one per GPU (CPU slot) of the cluster
 
 
 def _index(project: Project, script_name: str) -> OutputIndex:
@@ -160,6 +166,7 @@ def _index(project: Project, script_name: str) -> OutputIndex:
 class _Planned:
     plan: Plan
     engine: Engine
+    arguments: EngineArguments  # what the engine was built from (workers build it again)
     index: OutputIndex
     recorded: dict[str, Recorded]  # what the last lock says, by output path
     chunks: ChunkStore  # the audio of split lines' chunks
@@ -177,7 +184,7 @@ def _planned(project: Project, script: Script, options: RenderOptions) -> Iterat
         if len(refusals) == 1:
             raise refusals[0]
         raise RefmgrError("\n".join(str(e) for e in refusals))  # one line per voice
-    engine, _ = open_engine(
+    arguments = engine_arguments(
         project,
         spec,
         RunOptions(
@@ -186,6 +193,9 @@ def _planned(project: Project, script: Script, options: RenderOptions) -> Iterat
             allow_unpinned=options.allow_unpinned,
         ),
     )
+    engine = arguments.load()
+    if options.batch is not None and hasattr(engine, "max_batch"):
+        engine.max_batch = options.batch
     try:
         index = _index(project, script.name)
         recorded = _recorded(project, script.name, options.shard)
@@ -216,7 +226,7 @@ def _planned(project: Project, script: Script, options: RenderOptions) -> Iterat
             index=index,
             lexicon=load_lexicon(project.root),
         )
-        yield _Planned(plan, engine, index, recorded, store)
+        yield _Planned(plan, engine, arguments, index, recorded, store)
     finally:
         engine.close()
 
@@ -244,6 +254,7 @@ def plan_render(
     project: Project, script_path: Path, *, options: RenderOptions = RenderOptions()
 ) -> Plan:
     """What ``render_script`` with the same options would do; writes nothing."""
+    _check_executor(options)
     with _planned(project, _read_script(project, script_path), options) as planned:
         return planned.plan
 
@@ -296,6 +307,7 @@ def render_script(
     progress: Progress | None = None,
 ) -> RenderResult:
     """Render what is stale, lock it, and optionally mix every line into ``mix``."""
+    _check_executor(options)
     if mix is not None and options.shard is not None:
         raise RefmgrError("--mix needs every line: run it without --shard, after the merge")
     if mix is not None:
@@ -315,16 +327,17 @@ def render_script(
         plan = planned.plan
         scoring = _scoring(project, draft=plan.engine.draft) if score else None
         try:
-            run = run_plan(
-                project,
-                plan,
-                planned.engine,
-                index=planned.index,
-                progress=progress,
-                scoring=scoring,
-                retakes=limits.retakes if options.retakes is None else options.retakes,
-                recorded=planned.recorded,
-            )
+            with _executor(planned, options) as engine:
+                run = run_plan(
+                    project,
+                    plan,
+                    engine,
+                    index=planned.index,
+                    progress=progress,
+                    scoring=scoring,
+                    retakes=limits.retakes if options.retakes is None else options.retakes,
+                    recorded=planned.recorded,
+                )
         finally:
             if scoring is not None:
                 scoring.close()
@@ -349,6 +362,56 @@ def render_script(
         return dataclasses.replace(result, mix=mixed)
     except RefmgrError as e:
         return dataclasses.replace(result, mix_error=e)
+
+
+def _check_executor(options: RenderOptions) -> None:
+    """Executor options that cannot work: usage errors, before anything is read."""
+    if options.executor not in EXECUTORS:
+        raise UsageError(f"--executor {options.executor}: expected one of {', '.join(EXECUTORS)}")
+    if options.executor != "ray" and (options.address is not None or options.workers is not None):
+        raise UsageError("--address and --workers go with --executor ray")
+    if options.address is not None:
+        from refmgr.backends.ray_executor import check_address
+
+        check_address(options.address)
+
+
+@contextlib.contextmanager
+def _executor(planned: _Planned, options: RenderOptions) -> Iterator[Engine]:
+    """Where the lines render: this process, or a Ray cluster's workers, which the runner
+    sees as one engine. The cluster is joined before the runner writes anything, so one
+    that cannot be reached leaves the repository as it was; nothing to render, no cluster."""
+    if options.executor == "local" or not any(
+        step.action is Action.RENDER for step in planned.plan.selected()
+    ):
+        yield planned.engine
+        return
+    from refmgr.backends.ray_executor import EngineRecipe, RayExecutor
+
+    arguments = planned.arguments
+    recipe = EngineRecipe(
+        arguments.engine_id,
+        device=arguments.device,
+        settings=arguments.settings,
+        checkpoint=arguments.checkpoint,
+        max_batch=options.batch,
+    )
+    # The workers speak what the chunking engine asks of the engine it wraps: long lines
+    # are split, cached and joined here, their chunks spread over the workers.
+    chunking = planned.engine
+    assert isinstance(chunking, ChunkingEngine)  # _planned wraps every engine in one
+    executor = RayExecutor(
+        chunking.spec,
+        recipe,
+        chunking.inner.pins(),
+        address=options.address,
+        workers=options.workers,
+    )
+    try:
+        executor.start()
+        yield ChunkingEngine(executor, chunking.store, chunking.chunking)
+    finally:
+        executor.close()
 
 
 def _require_qa(what: str) -> None:

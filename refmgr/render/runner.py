@@ -10,10 +10,15 @@ leaves a lock that only lists outputs that are really there:
 
 Finished outputs carry their key (see output.py), so a restarted render keeps them.
 
+The engine is handed every line's first take at once (``synthesize_many``: an engine
+that batches, or an executor that spreads lines over workers, takes them as it likes) and
+gives each back as it finishes, in any order; each is written and recorded as it comes.
+
 With scoring (scoring.py), each take is scored in a worker thread while the engine speaks
-the next line, and a line whose take fails the gate is retaken (takes.py) before the
-lines after it. A line's first take is written at once; a later take replaces it only if
-it is better, so the output on disk is always a whole take of the line.
+the next lines, and a line whose take fails the gate is retaken (takes.py): the retakes
+whose scores came back go to the engine together once it has given back what it had. A
+line's first take is written at once; a later take replaces it only if it is better, so
+the output on disk is always a whole take of the line.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from refmgr.backends.base import Engine
+from refmgr.backends.base import Engine, LineRequest, LineResult, Synthesis, synthesize_many
 from refmgr.errors import BackendError, RefmgrError
 from refmgr.filelocks import failpoint, held
 from refmgr.fsutil import atomic_write
@@ -43,6 +48,9 @@ from refmgr.render.plan import Action, Plan, Recorded, Step, cache_key, output_o
 from refmgr.render.scoring import Scoring
 from refmgr.render.takes import LineQuality, Scores, TakeResult, TakeSearch
 
+# Where lines render (RenderOptions.executor): this process, or the workers of a Ray
+# cluster (backends/ray_executor.py). The runner does the writing either way.
+EXECUTORS = ("local", "ray")
 # (done, total, step just finished): called with (0, total, None) before the first line.
 Progress = Callable[[int, int, Step | None], None]
 RENDER_LOCK_WAIT_S = 0.5
@@ -121,6 +129,7 @@ def run_plan(
     kept_facts = {k: v for k, v in result.facts.items() if k not in replaced}
     write_lock(path, build_lock(plan, kept_facts, result.quality, result.scorer_pins))
     staged = _stage_sources(project, work)
+    refused = len(result.failures)
     takes = _Takes(project, plan, engine, result, books, retakes, index, progress, len(work))
     try:
         takes.report(None)
@@ -136,8 +145,12 @@ def run_plan(
             if step.action is Action.RENDER:
                 takes.start(step)
         takes.finish()
-        # Lines finish in the order their scores come back: report them in script order.
+        # Lines finish in the order the engine and the scorer give them back: report them
+        # in script order.
         result.rendered.sort(key=lambda step: step.line.index)
+        result.failures[refused:] = sorted(
+            result.failures[refused:], key=lambda f: f.step.line.index
+        )
         if not plan.partial:
             _remove_orphans(project, plan, result)
     except BaseException:
@@ -230,9 +243,23 @@ class _Line:
 _Waiting = tuple[_Line | None, Step, int, int, str]
 
 
+@dataclass
+class _Round:
+    """Takes handed to the engine in one ``synthesize_many`` call, by request index."""
+
+    results: Iterator[LineResult]
+    asked: dict[int, tuple[_Line, int, int]]  # index -> line, take, seed; until answered
+
+    def close(self) -> None:
+        # Stopping early (Ctrl-C, a full disk): the engine cancels what it still had.
+        close = getattr(self.results, "close", None)
+        if close is not None:
+            close()
+
+
 class _Takes:
-    """Synthesize each line's takes; score them in the scoring worker while the engine
-    speaks the next line; retake what fails. A line is done when its search is."""
+    """Hand the engine each line's takes; score them in the scoring worker while the
+    engine speaks the next lines; retake what fails. A line is done when its search is."""
 
     def __init__(
         self,
@@ -250,7 +277,8 @@ class _Takes:
         self.books, self.scoring = books, books.scoring
         self.retakes, self.index = retakes, index
         self.progress, self.total, self.done = progress, total, 0
-        self.queue: collections.deque[_Line] = collections.deque()
+        self.queue: collections.deque[_Line] = collections.deque()  # takes not yet asked for
+        self.round: _Round | None = None
         self.waiting: dict[Future[Scores], _Waiting] = {}
 
     def report(self, step: Step | None) -> None:
@@ -289,22 +317,63 @@ class _Takes:
             replay=step.replay,
         )
         self.queue.append(_Line(step, search))
-        self._pump(drain=False)
 
     def finish(self) -> None:
-        while self.queue or self.waiting:
-            self._pump(drain=True)
+        """Render every started line: take in each result as it comes, and the scores that
+        are ready in between. Waits for a score only when the engine has nothing left to
+        give, or when MAX_WAITING takes are waiting for theirs."""
+        while self.queue or self.round is not None or self.waiting:
+            if self.round is None and self.queue:
+                self.round = self._ask()
+            self._collect(block=self.round is None or len(self.waiting) >= MAX_WAITING)
+            if self.round is not None:
+                self._receive(self.round)
 
     def abandon(self) -> None:
+        if self.round is not None:
+            self.round.close()
+            self.round = None
         for future in self.waiting:
             future.cancel()
 
-    def _pump(self, *, drain: bool) -> None:
-        """Take in the scores that are ready, then synthesize one take. Waits for a score
-        only when there is nothing else to do, or when MAX_WAITING takes are waiting."""
-        self._collect(block=(drain and not self.queue) or len(self.waiting) >= MAX_WAITING)
-        if self.queue:
-            self._synthesize(self.queue.popleft())
+    def _ask(self) -> _Round:
+        """Hand the engine the next take of every queued line (retakes first)."""
+        asked: dict[int, tuple[_Line, int, int]] = {}
+        requests: list[LineRequest] = []
+        while self.queue:
+            line = self.queue.popleft()
+            step = line.step
+            assert step.params is not None
+            upcoming = line.search.next_take()
+            assert upcoming is not None
+            take, seed = upcoming
+            member = self.plan.cast.members[step.line.character]
+            text = step.line.text if step.spoken is None else step.spoken  # lexicon applied
+            asked[len(requests)] = (line, take, seed)
+            requests.append(
+                LineRequest(member.voice, text, dataclasses.replace(step.params, seed=seed))
+            )
+        self.result.takes += len(requests)
+        return _Round(iter(synthesize_many(self.engine, requests)), asked)
+
+    def _receive(self, round_: _Round) -> None:
+        """Take in the engine's next result; end the round when it has given them all."""
+        try:
+            index, outcome = next(round_.results)
+        except StopIteration:
+            self.round = None
+            for line, _, _ in round_.asked.values():  # an engine that forgot a line: its bug
+                self._failed(line, BackendError("the engine gave no result for this line"))
+            return
+        asked = round_.asked.pop(index, None)
+        if asked is None:
+            self.abandon()
+            raise BackendError(
+                f"engine '{self.plan.engine.id}' gave a result for line {index} of its batch "
+                "twice, or for one it was not asked for"
+            )
+        line, take, seed = asked
+        self._took(line, take, seed, outcome)
 
     def _collect(self, *, block: bool) -> None:
         if not self.waiting:
@@ -331,25 +400,20 @@ class _Takes:
     def _settled(self, line: _Line) -> None:
         """A take of ``line`` is judged: retake it, or finish it."""
         if line.search.next_take() is not None:
-            self.queue.appendleft(line)  # its retake goes next
+            self.queue.appendleft(line)  # its retake goes with the engine's next round
         else:
             self._finish(line)
 
-    def _synthesize(self, line: _Line) -> None:
+    def _took(self, line: _Line, take: int, seed: int, outcome: Synthesis | Exception) -> None:
+        """The engine gave back take ``take`` of ``line``: write, score or judge it."""
         step = line.step
-        assert step.key is not None and step.params is not None
-        upcoming = line.search.next_take()
-        assert upcoming is not None
-        take, seed = upcoming
-        member = self.plan.cast.members[step.line.character]
-        self.result.takes += 1
+        assert step.key is not None
+        if isinstance(outcome, Exception):
+            self._failed(line, outcome)
+            return
         try:
-            text = step.line.text if step.spoken is None else step.spoken  # lexicon applied
-            synthesis = self.engine.synthesize(
-                member.voice, text, dataclasses.replace(step.params, seed=seed)
-            )
             data = encode_output(
-                synthesis,
+                outcome,
                 key=step.key,
                 engine_id=self.plan.engine.id,
                 draft=self.plan.engine.draft,
