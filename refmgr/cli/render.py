@@ -644,9 +644,22 @@ def _cut(text: str, width: int) -> str:
     help="The mix (or its .mix.json record) whose loudness the header shows (default: the "
     "newest record of this script in renders/ or the repository's root).",
 )
+@click.option(
+    "--compare",
+    metavar="OLD",
+    help="Play each line's take from OLD (a lock file, a git revision or REV:PATH, as "
+    "`render compare` takes it) beside the new one, with their speaker similarity "
+    "(needs refmgr[qa]).",
+)
 @json_option
 def report_command(
-    script: Path, output: Path, embed: bool, since: str | None, mix: Path | None, as_json: bool
+    script: Path,
+    output: Path,
+    embed: bool,
+    since: str | None,
+    mix: Path | None,
+    compare: str | None,
+    as_json: bool,
 ) -> int:
     """Write a review page of SCRIPT's render: one row per line with its player, waveform
     and spectrogram, scores (failing ones marked, as the gate judges them now) and what
@@ -659,7 +672,9 @@ def report_command(
     from refmgr.commands.render import report_script
     from refmgr.project import open_project
 
-    result = report_script(open_project(), script, output, embed=embed, since=since, mix=mix)
+    result = report_script(
+        open_project(), script, output, embed=embed, since=since, mix=mix, compare=compare
+    )
     if as_json:
         emit_json(result.to_json())
     else:

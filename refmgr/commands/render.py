@@ -10,8 +10,11 @@ and ``compare_renders`` is the drift report of two locks (refmgr.deliver.compare
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import os
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +23,11 @@ from typing import Any
 from refmgr.backends.base import Engine
 from refmgr.backends.registry import engine_spec
 from refmgr.checkpoints import EngineArguments, RunOptions, engine_arguments
-from refmgr.deliver.compare import DriftReport, compare_sides, read_side
+from refmgr.deliver.compare import Audio, DriftReport, compare_sides, drift_against, read_side
 from refmgr.deliver.formats import format_for
 from refmgr.deliver.lexicon import load_lexicon
 from refmgr.deliver.loudness import LoudnessTarget
+from refmgr.deliver.report import Comparison
 from refmgr.errors import RefmgrError, UsageError
 from refmgr.fsutil import read_regular
 from refmgr.project import Project, repo_relative
@@ -485,11 +489,13 @@ def report_script(
     embed: bool = False,
     since: str | None = None,
     mix: Path | None = None,
+    compare: str | None = None,
 ) -> ReportResult:
     """Write the review page of a rendered script to ``target`` (an .html file) from its
     lock and outputs alone: ``since`` a git revision whose lock the changes are against
     (default: HEAD's, when git tracks the lock), ``mix`` the mix or record whose loudness
-    the header shows, ``embed`` the audio in the page."""
+    the header shows, ``embed`` the audio in the page. ``compare``: a lock or revision
+    (as ``render compare`` takes OLD) whose take of each line plays beside the new one."""
     if target.suffix.lower() not in PAGE_SUFFIXES:
         raise UsageError(f"-o {target}: the review page is an .html file")
     if target.is_dir():
@@ -503,7 +509,29 @@ def report_script(
     if not path.exists():
         raise RefmgrError("no lock: render the script (or merge its shards) first", path)
     lock = parse_lock(read_regular(path, MAX_LOCK_BYTES, what="render lock"), path)
-    return write_review(project, name, lock, target, embed=embed, since=since, mix=mix)
+    comparisons = None
+    if compare is not None:
+        drift = drift_against(project, name, compare)
+        comparisons = {
+            line.id: _comparison(line.old_audio, line.similarity, folder, embed=embed)
+            for line in drift.lines
+            if line.old_audio.found
+        }
+    return write_review(
+        project, name, lock, target, embed=embed, since=since, mix=mix, comparisons=comparisons
+    )
+
+
+def _comparison(old: Audio, similarity: float | None, folder: Path, *, embed: bool) -> Comparison:
+    """A line's old take for the page: linked where it is a file (unless ``embed``), else
+    its bytes in the page (audio rendered again has no file)."""
+    if old.path is not None and not embed:
+        relative = os.path.relpath(os.path.abspath(old.path), folder)
+        url = urllib.parse.quote(Path(relative).as_posix(), safe="/")
+    else:
+        assert old.data is not None
+        url = "data:audio/wav;base64," + base64.b64encode(old.data).decode("ascii")
+    return Comparison(url, similarity, f"{old.source}: {old.detail}")
 
 
 def export_shard(project: Project, script_path: Path, shard: Shard, target: Path) -> list[str]:

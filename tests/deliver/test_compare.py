@@ -431,3 +431,28 @@ def test_without_the_qa_extra_it_is_a_usage_error(drift_repo: Path) -> None:
     assert "speaker similarity (render compare) is not available" in proc.stderr
     assert "install refmgr[qa]" in proc.stderr
     assert snapshot(drift_repo) == before
+
+
+def test_the_review_page_plays_the_old_take_beside_the_new(drift_repo: Path) -> None:
+    """render report --compare OLD: A/B players, the old take linked where it is kept and
+    the similarity the drift report measured; lines whose audio did not move show one."""
+    from tests.support.report import read_page
+
+    proc = run_cli(
+        "render", "report", "ep.txt", "-o", "ab.html", "--compare", "HEAD", cwd=drift_repo
+    )
+    assert proc.returncode == 0, proc.stderr
+    drift = by_id(compare(drift_repo, "HEAD")[1])
+    rows = {row.id: row for row in read_page(drift_repo / "ab.html").rows}
+    assert set(rows) == set(drift)
+    for line_id, row in rows.items():
+        assert [a["class"] for a in row.audio] == ["old", "new"], line_id
+        old, new = (str(a["src"]) for a in row.audio)
+        assert not old.startswith("data:")  # kept outputs are linked, not embedded
+        assert (drift_repo / old).stat().st_size > 0, (line_id, old)
+        if line_id in CHANGED or line_id in ALPHA:  # audio that moved: two files
+            assert old != new, line_id
+        similarity = drift[line_id]["similarity"]
+        assert f"similarity {similarity:.2f}" in row.cells["audio"], (line_id, row.cells)
+    for line_id in ALPHA:  # the re-added voice: the old take is the kept first render's
+        assert str(rows[line_id].audio[0]["src"]).startswith(".refmgr/cache/outputs/")
