@@ -114,7 +114,7 @@ def test_changes_since_head_and_since_a_revision(cast_repo: Path) -> None:
     ("args", "code", "message"),
     [
         (["-o", "review.txt"], 2, "review.txt: the review page is an .html file"),
-        (["-o", "review.html", "--since", "no-such-rev"], 2, "--since no-such-rev: unknown"),
+        (["-o", "review.html", "--since", "no-such-rev"], 2, "--since no-such-rev: no commit 'no-such-rev'"),
         (["-o", "no/such/dir/review.html"], 1, "no/such/dir: directory does not exist"),
         (["-o", "renders"], 2, "is a directory"),
     ],
