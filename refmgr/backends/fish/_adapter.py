@@ -276,6 +276,35 @@ class SemanticModel:
             return self._generate_s1(text, transcript, codes, sampling)
         return self._generate_v15(text, transcript, codes, sampling)
 
+    def prompt(self, text: str, transcript: str, codes: torch.Tensor) -> torch.Tensor:
+        """The encoded prompt [codebooks + 1, T] that S1's generate_long builds for TEXT in
+        the voice of (TRANSCRIPT, CODES); ContextTooLong where upstream would refuse it."""
+        from fish_speech.content_sequence import ContentSequence, TextPart, VQPart
+
+        sequence = ContentSequence(modality="interleave")
+        sequence.append(
+            [TextPart(text=transcript), VQPart(codes=codes.to("cpu", torch.long))],
+            add_end=True,
+            speaker=0,
+        )
+        sequence.append([TextPart(text=text)], add_end=False, speaker=0)
+        with _upstream_call():
+            encoded, _, _ = sequence.encode_for_inference(
+                self.module.tokenizer, num_codebooks=self.module.config.num_codebooks
+            )
+        limit = self.context - 2048  # generate_long's own limit
+        if encoded.size(1) > limit:
+            raise ContextTooLong(int(encoded.size(1)), limit)
+        return encoded
+
+    def reference_prefix(self, transcript: str, codes: torch.Tensor) -> int:
+        """How many leading prompt columns depend on the reference alone (not on the text):
+        the common part of the prompts of two texts that differ from their first byte."""
+        one, two = (self.prompt(text, transcript, codes) for text in ("a", "b"))
+        same = (one[:, : two.shape[1]] == two[:, : one.shape[1]]).all(dim=0)
+        differs = (~same).nonzero()
+        return int(differs[0, 0]) if len(differs) else 0
+
     def _generate_s1(
         self, text: str, transcript: str, codes: torch.Tensor, sampling: SynthesisParams
     ) -> list[torch.Tensor]:
