@@ -20,6 +20,7 @@ from refmgr.params import SynthesisParams
 from refmgr.project import open_project
 from tests.fish.conftest import TinyCheckpoint
 from tests.fish.test_s1 import alpha, engine_reference  # noqa: F401  (alpha: a fixture)
+from tests.fish.test_v15 import delta  # noqa: F401  (a fixture)
 
 # Ragged prompts: the last one is long enough that its positions cross the attention span
 # blocks (256) that the shorter lines stay within.
@@ -183,3 +184,35 @@ def test_batch_size_from_the_device(s1_checkpoint: TinyCheckpoint, alpha: Path) 
     with pytest.raises(BackendError, match="at least 1"):
         engine.batch_rows()
     engine.close()
+
+
+def test_fish_15_batches_equal_upstream_and_long_texts_run_alone(delta: Path) -> None:  # noqa: F811
+    import torch
+
+    reference = engine_reference(delta, "delta")
+    # fish-speech-lib splits text over 150 characters into segments, each prompted with the
+    # ones before: such a line runs alone through generate_long, its batch-mates batched.
+    several = " ".join(TEXTS[2:5])
+    texts = [*TEXTS[:4], several]
+    requests = [LineRequest(reference, text, params(i)) for i, text in enumerate(texts)]
+    engine, _ = open_engine(open_project(delta), ENGINES["fish-1.5"], RunOptions())
+    assert isinstance(engine, FishEngine)
+    try:
+        engine.max_batch = 8
+        together = synthesize_all(engine, requests)
+        engine.max_batch = 1
+        alone = synthesize_all(engine, requests[::-1])
+        codec, llm = engine._loaded()
+        assert llm.prompt(several, reference.transcript, torch.zeros((8, 4))) is None
+    finally:
+        engine.close()
+    codes = torch.from_numpy(reference.codes.astype(np.int64))
+    for i, request in enumerate(requests):
+        segments = llm.generate(request.text, reference.transcript, codes, request.params)
+        assert (len(segments) > 1) == (i == 4)
+        audio = torch.cat([codec.decode(segment) for segment in segments]).numpy()
+        expected = np.clip(audio, -1.0, 1.0).astype(np.float32).tobytes()
+        for results, index in ((together, i), (alone, 4 - i)):
+            result = results[index]
+            assert isinstance(result, Synthesis), result
+            assert result.audio.tobytes() == expected, i

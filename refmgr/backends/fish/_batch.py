@@ -1,22 +1,28 @@
-"""Many fish-s1 lines through one decoding loop, each line sampled as upstream samples it alone.
+"""Many Fish Speech lines through one decoding loop, each sampled as upstream samples it alone.
 
 Upstream's ``generate_long`` speaks one line at a time. This loop runs a batch of lines that
 share a reference: one forward pass per step for all rows, with per-row positions (ragged
 prompt lengths), per-row sampling parameters and one ``torch.Generator`` per row. It is
 written over the model's own modules and weights (``DualARTransformer``'s layers, norms,
-embeddings, caches' shapes and masks), mirroring fish-speech 0.1.0's
-``text2semantic.inference`` step for step:
+embeddings, caches' shapes and masks), mirroring ``text2semantic.inference`` of fish-speech
+0.1.0 (S1) and of fish-speech-lib 0.1.1.1 (1.5) step for step (``Dialect`` holds where
+they differ):
 
-- prefill: the whole prompt through ``forward_generate`` (default attention backend), the
-  first frame sampled with no repetition penalty;
-- each further frame: the slow transformer on one token per row under the MATH attention
-  backend, attending over the whole cache with the causal mask (as upstream, whose keys
-  always span ``max_seq_len``), then the fast transformer codebook by codebook with a zeroed
-  cache; upstream's repetition-penalty window of 16 frames, including its quirk of
-  penalising the first codebook with the window's first *column*;
-- sampling: repetition penalty, top-p, temperature (all three rounded through bfloat16 as
-  upstream's ``generate`` does), then argmax(probs / Exp(1) noise) with the noise drawn from
-  the row's own generator in upstream's order (vocabulary, then 1024 per residual codebook).
+- prefill: the whole prompt through the model's ``forward_generate`` (default attention
+  backend), the first frame sampled with no repetition penalty;
+- each further frame: the slow transformer on one token per row (S1: under the MATH
+  attention backend, as upstream), attending over the cache with the causal mask, then the
+  fast transformer codebook by codebook with a zeroed cache; upstream's repetition-penalty
+  window of 16 frames, including S1's quirk of penalising the semantic token with the
+  window's first *column*;
+- sampling: repetition penalty, top-p, temperature (S1: all three rounded through bfloat16
+  as its ``generate`` does), then argmax(probs / Exp(1) noise) with the noise drawn from the
+  row's own generator in upstream's order (S1: vocabulary, then 1024 per residual codebook,
+  one draw each; 1.5: one draw per frame, split, as its ``SamplingRng`` does).
+
+Keys past a row's position are masked (their weight is exactly 0), so the loop attends over
+whole 256-key blocks covering every row's position rather than the whole cache; the tests
+check this gives upstream's bits (they compare against upstream, which attends over all).
 
 Two kernel plans (``Plan``):
 
@@ -34,6 +40,7 @@ Two kernel plans (``Plan``):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -44,10 +51,27 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 WINDOW = 16  # upstream's repetition-penalty window, in frames
-FAST_VOCAB = 1024
 SPAN = 256  # upstream samples residual codebooks from the first 1024 logits
 
 PlanKind = Literal["row-invariant", "batched"]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Where fish-speech 0.1.0 (S1) and fish-speech-lib 0.1.1.1 (1.5) generate differently."""
+
+    name: str
+    params_through_bf16: bool  # S1's generate() re-makes its sampling parameters as bf16
+    penalty_by_column: bool  # S1 penalises the semantic token by the window's first column
+    fast_vocab: int | None  # S1 samples residual codes from the first 1024 logits; 1.5: all
+    flat_noise: bool  # 1.5 draws a frame's noise in one call from SamplingRng; S1 per sample
+    math_on_cpu: bool  # S1 decodes under the MATH attention backend everywhere; 1.5 on CUDA
+    drop_first: bool  # 1.5's codes drop the prefill's frame; S1's drop the last frame
+    own_embed: bool  # the embedding is the model's ``embed`` (1.5), else S1's inline code
+
+
+S1 = Dialect("fish-s1", True, True, 1024, False, True, False, False)
+V15 = Dialect("fish-1.5", False, False, None, True, False, True, True)
 
 
 @dataclass(frozen=True)
@@ -77,9 +101,10 @@ def _through_bf16(value: float, dtype: torch.dtype) -> torch.Tensor:
 class BatchGenerator:
     """The loop over one model; build once per engine, call ``generate`` per batch."""
 
-    def __init__(self, model: Any, plan: Plan) -> None:
+    def __init__(self, model: Any, plan: Plan, dialect: Dialect = S1) -> None:
         self.model = model
         self.plan = plan
+        self.dialect = dialect
         config = model.config
         self.codebooks = int(config.num_codebooks)
         self.device = model.embeddings.weight.device
@@ -87,9 +112,7 @@ class BatchGenerator:
         tokenizer = model.tokenizer
         self.semantic_begin = int(tokenizer.semantic_begin_id)
         self.semantic_end = int(tokenizer.semantic_end_id)
-        from fish_speech.tokenizer import IM_END_TOKEN
-
-        self.im_end = int(tokenizer.get_token_id(IM_END_TOKEN))
+        self.im_end = int(tokenizer.get_token_id("<|im_end|>"))
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -120,12 +143,17 @@ class BatchGenerator:
             new = min(new, context - length) if new else context - length
             budgets.append(new - 1)
         generators = [torch.Generator(device=self.device).manual_seed(line.seed) for line in padded]
-        temperature = torch.stack(
-            [torch.clip(_through_bf16(x.temperature, torch.bfloat16), min=1e-5) for x in padded]
-        ).to(self.dtype)[:, None]
-        top_p = torch.stack([_through_bf16(x.top_p, self.dtype) for x in padded])[:, None]
-        penalty = torch.stack([_through_bf16(x.repetition_penalty, self.dtype) for x in padded])
-        sampling = _Sampling(temperature, top_p, penalty[:, None], generators)
+        if self.dialect.params_through_bf16:
+            temperature = torch.stack(
+                [torch.clip(_through_bf16(x.temperature, torch.bfloat16), min=1e-5) for x in padded]
+            ).to(self.dtype)
+            top_p = torch.stack([_through_bf16(x.top_p, self.dtype) for x in padded])
+            penalty = torch.stack([_through_bf16(x.repetition_penalty, self.dtype) for x in padded])
+        else:  # float32 tensors, and max(temperature, 1e-5)
+            temperature = torch.tensor([max(x.temperature, 1e-5) for x in padded]).to(self.dtype)
+            top_p = torch.tensor([x.top_p for x in padded]).to(self.dtype)
+            penalty = torch.tensor([x.repetition_penalty for x in padded]).to(self.dtype)
+        sampling = _Sampling(temperature[:, None], top_p[:, None], penalty[:, None], generators)
 
         caches, logits, hidden = self._prefill(padded)
         frame = self._frame(logits, hidden, None, sampling)  # [rows, width]
@@ -140,7 +168,8 @@ class BatchGenerator:
             window = (
                 history[:, :, :WINDOW] if step < WINDOW else history[:, :, step - WINDOW : step]
             )
-            with sdpa_kernel(SDPBackend.MATH):  # as upstream's decode loop
+            math = self.dialect.math_on_cpu or self.device.type == "cuda"
+            with sdpa_kernel(SDPBackend.MATH) if math else contextlib.nullcontext():
                 logits, hidden = self._slow(frame[:, :, None], positions, caches)
                 frame = self._frame(logits, hidden, window, sampling)
             history[:, :, step] = frame
@@ -175,9 +204,10 @@ class BatchGenerator:
                     return
 
     def _codes(self, frames: list[torch.Tensor]) -> torch.Tensor:
-        # upstream: y[1:, prompt_length:-1], the last frame (<|im_end|> or not) dropped.
+        # S1: y[1:, prompt_length:-1], the last frame (<|im_end|> or not) dropped;
+        # 1.5: y[1:, prompt_length + 1:], the prefill's frame dropped.
         stacked = torch.stack(frames, dim=1)
-        codes = stacked[1:, :-1].clone()
+        codes = (stacked[1:, 1:] if self.dialect.drop_first else stacked[1:, :-1]).clone()
         if bool((codes < 0).any()):
             raise ValueError("negative code generated")
         return codes
@@ -221,10 +251,7 @@ class BatchGenerator:
             else:
                 prefilled = None  # the whole prompt overwrites the model's caches
             result = model.forward_generate(
-                prompt[None, :, start:],
-                torch.arange(start, total, device=self.device),
-                audio_masks=None,
-                audio_parts=None,
+                prompt[None, :, start:], torch.arange(start, total, device=self.device)
             )
             logits.append(result.logits[0, -1])
             hidden.append(result.hidden_states[:, -1:])
@@ -260,18 +287,10 @@ class BatchGenerator:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
         config = model.config
-        embeds = [
-            model.codebook_embeddings(tokens[:, i + 1] + i * config.codebook_size)
-            for i in range(self.codebooks)
-        ]
-        vq_sum = torch.stack(embeds, dim=1).sum(dim=1)
-        vq_masks = (tokens[:, 0] >= self.semantic_begin) & (tokens[:, 0] <= self.semantic_end)
-        vq_sum[~vq_masks] = 0
-        x = model.embeddings(tokens[:, 0]) + vq_sum
-        if config.scale_codebook_embeddings:
-            x = torch.where(
-                vq_masks.unsqueeze(-1).expand_as(x), x / math.sqrt(self.codebooks + 1), x
-            )
+        if self.dialect.own_embed:
+            x = model.embed(tokens, share_codebook_embeddings=config.share_codebook_embeddings)
+        else:
+            x = self._embed_s1(tokens)
         # Keys past every row's position are masked out (weight exactly 0): attend over a
         # span of SPAN-sized blocks that covers them all rather than the whole cache.
         span = min(int(model.max_seq_len), (int(positions.max()) // SPAN + 1) * SPAN)
@@ -304,6 +323,23 @@ class BatchGenerator:
             hidden = self._linear(model.fast_project_in, x)
         return logits[:, -1], hidden
 
+    def _embed_s1(self, tokens: torch.Tensor) -> torch.Tensor:
+        """S1's forward_generate embedding: text token plus scaled codebook embeddings."""
+        model, config = self.model, self.model.config
+        embeds = [
+            model.codebook_embeddings(tokens[:, i + 1] + i * config.codebook_size)
+            for i in range(self.codebooks)
+        ]
+        vq_sum = torch.stack(embeds, dim=1).sum(dim=1)
+        vq_masks = (tokens[:, 0] >= self.semantic_begin) & (tokens[:, 0] <= self.semantic_end)
+        vq_sum[~vq_masks] = 0
+        x = model.embeddings(tokens[:, 0]) + vq_sum
+        if config.scale_codebook_embeddings:
+            x = torch.where(
+                vq_masks.unsqueeze(-1).expand_as(x), x / math.sqrt(self.codebooks + 1), x
+            )
+        return x
+
     def _attention(
         self, attention: Any, x: torch.Tensor, freqs: torch.Tensor, store: Any
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -316,7 +352,7 @@ class BatchGenerator:
         q = q.view(rows, length, attention.n_head, attention.head_dim)
         k = k.view(rows, length, attention.n_local_heads, attention.head_dim)
         v = v.view(rows, length, attention.n_local_heads, attention.head_dim)
-        if attention.attention_qk_norm:
+        if getattr(attention, "attention_qk_norm", False):
             q = attention.q_norm(q)
             k = attention.k_norm(k)
         q = _rotary(q, freqs)
@@ -355,7 +391,15 @@ class BatchGenerator:
         fast transformer (upstream's decode_one_token_ar)."""
         model = self.model
         rows = logits.shape[0]
-        token = sampling.sample(logits, None if window is None else window[:, :, 0])
+        dialect = self.dialect
+        noise: list[torch.Tensor] | None = None
+        if dialect.flat_noise:  # SamplingRng.exponential_parts: one draw, then split
+            vocab, books = int(model.config.vocab_size), int(model.config.codebook_size)
+            noise = sampling.flat_noise([vocab] + [books] * (self.codebooks - 1), self.dtype)
+        first = None
+        if window is not None:
+            first = window[:, :, 0] if dialect.penalty_by_column else window[:, 0]
+        token = sampling.sample(logits, first, None if noise is None else noise[0])
         caches = []
         for layer in model.fast_layers:
             shape = list(layer.attention.kv_cache.k_cache.shape)
@@ -373,7 +417,11 @@ class BatchGenerator:
         x = model.fast_embeddings(code)
         for index in range(1, self.codebooks):
             logits = self._fast(x, index, caches)[:, -1]
-            code = sampling.sample(logits, None if window is None else window[:, index + 1])
+            code = sampling.sample(
+                logits,
+                None if window is None else window[:, index + 1],
+                None if noise is None else noise[index],
+            )
             x = model.fast_embeddings(code)
             codes.append(code)
         return torch.stack(codes, dim=1)
@@ -407,9 +455,12 @@ class BatchGenerator:
             x = h + self._feed_forward(layer.feed_forward, layer.ffn_norm(h))
         if not logits:
             return x
-        # Only the first 1024 logits are sampled from (upstream slices them after the
-        # product); each logit is its own dot product, so computing only those is exact.
-        return self._linear_weight(model.fast_norm(x), model.fast_output.weight[:FAST_VOCAB])
+        # S1 samples from the first 1024 logits only (slicing them after the product);
+        # each logit is its own dot product, so computing only those is exact.
+        weight = model.fast_output.weight
+        if self.dialect.fast_vocab is not None:
+            weight = weight[: self.dialect.fast_vocab]
+        return self._linear_weight(model.fast_norm(x), weight)
 
 
 def _rotary(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
@@ -443,8 +494,24 @@ class _Sampling:
             [self.generators[i] for i in keep],
         )
 
-    def sample(self, logits: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
-        """upstream's logits_to_probs + multinomial_sample_one_no_sync, per row: [rows] int."""
+    def flat_noise(self, sizes: list[int], dtype: torch.dtype) -> list[torch.Tensor]:
+        """Each row's Exp(1) noise for a frame in one draw, split per sample: [rows, size]."""
+        device = self.temperature.device
+        flat = torch.stack(
+            [
+                torch.empty(sum(sizes), dtype=dtype, device=device).exponential_(
+                    1, generator=generator
+                )
+                for generator in self.generators
+            ]
+        )
+        return list(flat.split(sizes, dim=1))
+
+    def sample(
+        self, logits: torch.Tensor, previous: torch.Tensor | None, noise: torch.Tensor | None
+    ) -> torch.Tensor:
+        """upstream's logits_to_probs + multinomial sampling, per row: [rows] int. NOISE:
+        drawn by the caller (1.5), else here from each row's generator (S1)."""
         if previous is not None:
             previous = previous.long()
             score = torch.gather(logits, dim=-1, index=previous)
@@ -457,12 +524,13 @@ class _Sampling:
         remove = remove.scatter(dim=-1, index=sorted_indices, src=remove)
         logits = logits.masked_fill(remove, -float("Inf"))
         probs = F.softmax(logits / self.temperature, dim=-1)
-        noise = torch.stack(
-            [
-                torch.empty(probs.shape[-1], dtype=probs.dtype, device=probs.device).exponential_(
-                    1, generator=generator
-                )
-                for generator in self.generators
-            ]
-        )
+        if noise is None:
+            noise = torch.stack(
+                [
+                    torch.empty(
+                        probs.shape[-1], dtype=probs.dtype, device=probs.device
+                    ).exponential_(1, generator=generator)
+                    for generator in self.generators
+                ]
+            )
         return torch.argmax(probs / noise, dim=-1).to(dtype=torch.int)

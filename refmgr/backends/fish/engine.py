@@ -6,9 +6,10 @@ back to int64 on the device) and its transcript as the prompt, the text, a gener
 loop, then each generated segment decoded and the audio joined, as upstream's TTS engine
 does.
 
-fish-s1 renders lines in batches (``synthesize_many``; ``synthesize`` is a batch of one):
-lines that share a reference, up to ``max_batch`` at a time, through refmgr's own batched
-loop (``_batch``). What a batched line's bytes depend on (the reproducibility guarantee):
+Both engines render lines in batches (``synthesize_many``; ``synthesize`` is a batch of
+one): lines that share a reference, up to ``max_batch`` at a time, through refmgr's own
+batched loop (``_batch``, which mirrors each library's generation step for step). What a
+batched line's bytes depend on (the reproducibility guarantee):
 
 - CPU (plan "row-invariant"): its reference, text and parameters only. Its codes equal
   upstream's one-line ``generate_long`` with the same seed, and its audio the decoder's
@@ -19,9 +20,9 @@ loop (``_batch``). What a batched line's bytes depend on (the reproducibility gu
   the batch-mates. A re-render with the same ``max_batch`` on the same device and
   libraries gives the same bytes as far as the GPU's kernels are deterministic.
 
-fish-1.5 runs line by line through upstream's ``generate_long``: its loop splits text into
-sentences with each segment prompted by the previous ones, and draws its sampling noise
-through fish-speech-lib's own ``SamplingRng``; refmgr's loop mirrors neither.
+A fish-1.5 text that fish-speech-lib splits into several segments (over 150 characters,
+each segment prompted with the ones before) runs alone through upstream's
+``generate_long``, so its bytes are upstream's too.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class FishEngine:
         self.max_batch: int | None = None
         self._generator: _batch.BatchGenerator | None = None
         self._prefixes: dict[tuple[str, str], int] = {}  # per reference: prompt prefix length
+        self._config_digest: str | None = None
 
     def pins(self) -> dict[str, Any]:
         checkpoint = self.checkpoint
@@ -90,9 +92,7 @@ class FishEngine:
             "library": self.library.to_json(),
             "checkpoint": {
                 "files": dict(checkpoint.files),
-                "config_sha256": _adapter.codec_config_sha256(
-                    self.spec.id, checkpoint.codec_config
-                ),
+                "config_sha256": self._config_sha256(),
             },
             "device": self.device.type,
             "precision": self.precision,
@@ -100,9 +100,17 @@ class FishEngine:
         if checkpoint.unpinned:
             pins["checkpoint"]["unpinned"] = True
         plan = self.batch_plan()
-        if plan is not None and plan.kind == "batched":
+        if plan.kind == "batched":
             pins["batch"] = {"plan": plan.kind, "rows": plan.rows}
         return pins
+
+    def _config_sha256(self) -> str:
+        # Composing the codec's Hydra config to hash it is the slow part of pins(): once.
+        if self._config_digest is None:
+            self._config_digest = _adapter.codec_config_sha256(
+                self.spec.id, self.checkpoint.codec_config
+            )
+        return self._config_digest
 
     def batch_rows(self) -> int:
         """Lines per batch: max_batch, else a CPU default, else what device memory holds."""
@@ -114,21 +122,24 @@ class FishEngine:
             return CPU_BATCH
         return batch_rows_for_memory(self.device, self.checkpoint.directory, self._dtype)
 
-    def batch_plan(self) -> _batch.Plan | None:
-        """How fish-s1 batches lines here (see the module docstring); None: line by line."""
-        if self.spec.id != _adapter.S1:
-            return None
+    def batch_plan(self) -> _batch.Plan:
+        """How lines are batched here (see the module docstring)."""
         kind: _batch.PlanKind = "row-invariant" if self.device.type == "cpu" else "batched"
         return _batch.Plan(kind, self.batch_rows())
 
     def synthesize(
         self, reference: VoiceReference, text: str, params: SynthesisParams
     ) -> Synthesis:
-        if self.batch_plan() is not None:  # a batch of one: the same bytes as in any batch
-            ((_, result),) = self.synthesize_many([LineRequest(reference, text, params)])
-            if isinstance(result, Exception):
-                raise result
-            return result
+        # A batch of one: the same bytes as in any batch.
+        ((_, result),) = self.synthesize_many([LineRequest(reference, text, params)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _synthesize_alone(
+        self, reference: VoiceReference, text: str, params: SynthesisParams
+    ) -> Synthesis:
+        """One line through upstream's generate_long (fish-1.5 text of several sentences)."""
         codec, llm = self._loaded()
         codes = self._check(reference, text, params)
         line = text if len(text) <= 60 else text[:59] + "…"
@@ -165,23 +176,17 @@ class FishEngine:
         """Each request's audio or failure as it finishes (BatchEngine). Lines are checked
         one by one first, so a bad line never reaches, or fails, a batch."""
         plan = self.batch_plan()
-        if plan is None:
-            for index, request in enumerate(requests):
-                try:
-                    result: Synthesis | Exception = self.synthesize(
-                        request.reference, request.text, request.params
-                    )
-                except Exception as e:  # this line's failure; Ctrl-C still ends the run
-                    result = e
-                yield index, result
-            return
         codec, llm = self._loaded()
         groups: dict[tuple[str, str, str], list[tuple[int, _batch.Line]]] = {}
+        alone: list[int] = []
         for index, request in enumerate(requests):
             try:
                 line = self._line(llm, request)
             except Exception as e:
                 yield index, e
+                continue
+            if line is None:
+                alone.append(index)
                 continue
             reference = request.reference
             key = (reference.name, reference.tokens_sha256, reference.transcript)
@@ -191,13 +196,25 @@ class FishEngine:
             for start in range(0, len(group), plan.rows):
                 batch = group[start : start + plan.rows]
                 yield from self._run_batch(generator, codec, requests, batch)
+        for index in alone:
+            request = requests[index]
+            try:
+                result: Synthesis | Exception = self._synthesize_alone(
+                    request.reference, request.text, request.params
+                )
+            except Exception as e:  # this line's failure; Ctrl-C still ends the run
+                result = e
+            yield index, result
 
-    def _line(self, llm: _adapter.SemanticModel, request: LineRequest) -> _batch.Line:
+    def _line(self, llm: _adapter.SemanticModel, request: LineRequest) -> _batch.Line | None:
+        """The line as the batched loop takes it; None: it runs alone (upstream's loop)."""
         reference, params = request.reference, request.params
         codes = self._check(reference, request.text, params)
         key = (reference.tokens_sha256, reference.transcript)
         try:
             prompt = llm.prompt(request.text, reference.transcript, codes)
+            if prompt is None:
+                return None
             if key not in self._prefixes:
                 self._prefixes[key] = llm.reference_prefix(reference.transcript, codes)
         except _adapter.ContextTooLong as e:
@@ -216,7 +233,8 @@ class FishEngine:
         self, llm: _adapter.SemanticModel, plan: _batch.Plan
     ) -> _batch.BatchGenerator:
         if self._generator is None or self._generator.plan != plan:
-            self._generator = _batch.BatchGenerator(llm.module, plan)
+            dialect = _batch.S1 if self.spec.id == _adapter.S1 else _batch.V15
+            self._generator = _batch.BatchGenerator(llm.module, plan, dialect)
         return self._generator
 
     def _run_batch(
@@ -294,7 +312,11 @@ class FishEngine:
             try:
                 self._models = (
                     _adapter.load_codec(
-                        self.spec.id, directory, self.device, self.checkpoint.codec_config
+                        self.spec.id,
+                        directory,
+                        self.device,
+                        self.checkpoint.codec_config,
+                        self._config_sha256(),
                     ),
                     _adapter.load_semantic_model(self.spec.id, directory, self.device, self._dtype),
                 )
