@@ -169,17 +169,20 @@ def worker_refmgr_batch(args: argparse.Namespace) -> dict[str, Any]:
         llm.generate(LINES[0], reference.transcript, codes, warm)
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    samples = 0
-    if args.batch:
-        for _, result in engine.synthesize_many(requests):  # type: ignore[attr-defined]
-            assert isinstance(result, Synthesis), result
-            samples += len(result.audio)
-    else:  # refmgr's path before batching: upstream's generate_long per line, then decode
-        for request in requests:
-            (segment,) = llm.generate(request.text, reference.transcript, codes, request.params)
-            samples += len(codec.decode(segment))
-    wall = time.perf_counter() - started
+    walls = []
+    for _ in range(args.repeat):  # the best of REPEAT runs: this machine may be shared
+        started = time.perf_counter()
+        samples = 0
+        if args.batch:
+            for _, result in engine.synthesize_many(requests):  # type: ignore[attr-defined]
+                assert isinstance(result, Synthesis), result
+                samples += len(result.audio)
+        else:  # refmgr's path before batching: upstream's generate_long per line, then decode
+            for request in requests:
+                (segment,) = llm.generate(request.text, reference.transcript, codes, request.params)
+                samples += len(codec.decode(segment))
+        walls.append(time.perf_counter() - started)
+    wall = min(walls)
     gpu = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else 0.0
     engine.close()
     return {"wall_s": wall, "samples": samples, "gpu_mb": gpu}
@@ -242,6 +245,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=32, help="max_new_tokens per line")
     parser.add_argument("--batch-lines", type=int, default=16, help="lines for (3)")
+    parser.add_argument("--repeat", type=int, default=3, help="(3): the best of N runs")
     parser.add_argument(
         "--batches", default="1,4,8,16", help="batch sizes for (3), comma-separated"
     )
@@ -431,12 +435,14 @@ def batched(args: argparse.Namespace, me: list[str], env: dict[str, str], repo: 
     for size in [0, *(int(b) for b in args.batches.split(","))]:
         command = [*me, "--worker", "refmgr-batch", "--repo", str(repo)]
         command += ["--batch", str(size), "--batch-lines", str(args.batch_lines)]
+        command += ["--repeat", str(args.repeat)]
         _, mb, out = run_rss(command, env, repo)
         runs[size] = (json.loads(out.splitlines()[-1]), mb)
     base, _ = runs[0]
     base_rate = args.batch_lines / base["wall_s"]
     print(
-        f"(3) {args.batch_lines} lines in one voice, up to {args.tokens} new tokens each; "
+        f"(3) {args.batch_lines} lines in one voice, up to {args.tokens} new tokens each, "
+        f"best of {args.repeat} runs; "
         f"sequential (upstream generate_long per line) {base_rate:.2f} lines/s"
     )
     for size, (run, mb) in runs.items():

@@ -47,6 +47,6 @@ echo "== benchmarks/bench_fish.py --device $device (tiny random-weight checkpoin
 "$py" benchmarks/bench_fish.py --device "$device"
 echo "== benchmarks/bench_fish.py --device $device --size real --only-batch (issue 14: batching)"
 "$py" benchmarks/bench_fish.py --device "$device" --size real --only-batch --clips 0 \
-    --tokens "${BATCH_TOKENS:-128}" --batch-lines "${BATCH_LINES:-16}" --batches 1,4,8,16
+    --tokens "${BATCH_TOKENS:-128}" --batch-lines "${BATCH_LINES:-16}" --batches 1,4,8,16 --repeat 1
 echo "== benchmarks/bench_render.py (draft engine: refmgr's own overhead per line)"
 "$py" benchmarks/bench_render.py
