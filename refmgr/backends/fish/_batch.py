@@ -153,7 +153,12 @@ class BatchGenerator:
             temperature = torch.tensor([max(x.temperature, 1e-5) for x in padded]).to(self.dtype)
             top_p = torch.tensor([x.top_p for x in padded]).to(self.dtype)
             penalty = torch.tensor([x.repetition_penalty for x in padded]).to(self.dtype)
-        sampling = _Sampling(temperature[:, None], top_p[:, None], penalty[:, None], generators)
+        sampling = _Sampling(  # on the model's device, as upstream's tensors are
+            temperature.to(self.device)[:, None],
+            top_p.to(self.device)[:, None],
+            penalty.to(self.device)[:, None],
+            generators,
+        )
 
         caches, logits, hidden = self._prefill(padded)
         frame = self._frame(logits, hidden, None, sampling)  # [rows, width]
