@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import refmgr.backends.fish._adapter as adapter
+from refmgr.audio import wav_bytes
 from refmgr.backends.base import LineRequest, Synthesis, VoiceReference
 from refmgr.backends.fish._batch import BatchGenerator, Line, Plan
 from refmgr.backends.fish.engine import FishEngine
@@ -159,6 +160,10 @@ def test_engine_batches_give_the_bytes_of_single_lines_and_failures_stay_alone(
 
     expected = [audio(s) for s in singles]
     assert [audio(together[i]) for i in (0, 2, 4, 6, 8)] == expected
+    # and the WAV files a render or `say` writes of them
+    wavs = [wav_bytes(s.audio, s.sample_rate) for s in singles]
+    assert [wav_of(together[i]) for i in (0, 2, 4, 6, 8)] == wavs
+    assert [wav_of(pairs[4 - i]) for i in range(5)] == wavs
     assert [audio(pairs[4 - i]) for i in range(5)] == expected
     assert [audio(one_by_one[i]) for i in range(5)] == expected
     assert len(set(expected)) == 5
@@ -184,6 +189,11 @@ def test_engine_batches_give_the_bytes_of_single_lines_and_failures_stay_alone(
 def audio_of(result: object) -> bytes:
     assert isinstance(result, Synthesis), result
     return result.audio.tobytes()
+
+
+def wav_of(result: object) -> bytes:
+    assert isinstance(result, Synthesis), result
+    return wav_bytes(result.audio, result.sample_rate)
 
 
 def test_batch_size_from_the_device(s1_checkpoint: TinyCheckpoint, alpha: Path) -> None:  # noqa: F811
