@@ -9,7 +9,10 @@
 #    from the wheel folder only (--no-index), with the README's --no-deps line;
 # 2. the fish tests (and the torchaudio golden values) on DEVICE in bf16, then fp32;
 # 3. benchmarks/bench_fish.py --device DEVICE: encoding and per-line rendering on the
-#    fish-s1 engine against fish-speech's own entry points, with the figures it prints.
+#    fish-s1 engine against fish-speech's own entry points, with the figures it prints;
+# 4. the batched benchmark on the real-size S1 layout with random weights: lines/s at
+#    batch 1, 4, 8, 16 against upstream's generate_long line by line (target: >= 3x at 16),
+#    tokens/s, real-time factor, peak GPU memory.
 # DEVICE=cpu runs the same steps on a machine without a GPU (bf16 on CPU is slow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,5 +45,8 @@ done
 
 echo "== benchmarks/bench_fish.py --device $device (tiny random-weight checkpoint)"
 "$py" benchmarks/bench_fish.py --device "$device"
+echo "== benchmarks/bench_fish.py --device $device --size real --only-batch (issue 14: batching)"
+"$py" benchmarks/bench_fish.py --device "$device" --size real --only-batch --clips 0 \
+    --tokens "${BATCH_TOKENS:-128}" --batch-lines "${BATCH_LINES:-16}" --batches 1,4,8,16 --repeat 1
 echo "== benchmarks/bench_render.py (draft engine: refmgr's own overhead per line)"
 "$py" benchmarks/bench_render.py

@@ -166,7 +166,9 @@ def peak_envelope(audio: Audio, rate: int, floor: float) -> npt.NDArray[np.float
         first = int(block) * TRUE_PEAK_BLOCK
         last = min(len(audio), first + TRUE_PEAK_BLOCK)
         start, stop = max(0, first - TRUE_PEAK_MARGIN), min(len(audio), last + TRUE_PEAK_MARGIN)
-        over = np.abs(resample_poly(audio[start:stop].astype(np.float64), factor, 1, window=lowpass))
+        over = np.abs(
+            resample_poly(audio[start:stop].astype(np.float64), factor, 1, window=lowpass)
+        )
         # between[i]: the highest point from sample i to sample i + 1 (the filter's ringing
         # at the stretch's zero-padded ends stays in the margins, which are not read).
         between = over[: (stop - start) * factor].reshape(-1, factor).max(axis=1)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import refmgr.backends.fish._adapter as adapter
+from refmgr.backends.fish._batch import BatchGenerator
 from refmgr.backends.registry import ENGINES
 from refmgr.checkpoints import RunOptions, open_engine
 from refmgr.cli import main
@@ -170,7 +171,8 @@ def test_engine_refuses_bad_lines(alpha: Path, monkeypatch: pytest.MonkeyPatch) 
     def out_of_memory(*args: object, **kwargs: object) -> None:
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(adapter.SemanticModel, "generate", out_of_memory)
+    # fish-s1 generates through refmgr's batched loop (a line alone is a batch of one).
+    monkeypatch.setattr(BatchGenerator, "generate", out_of_memory)
     with pytest.raises(BackendError) as info:
         engine.synthesize(ref, "The line that was too much.", PARAMS)
     assert str(info.value).startswith(

@@ -98,39 +98,47 @@ def _byte_tokenizer(path: Path) -> None:
     path.write_text("".join(f"{base64.b64encode(bytes([i])).decode()} {i}\n" for i in range(256)))
 
 
-def build_s1(out: Path, config_dir: Path, seed: int = 0) -> None:
+# The text-to-semantic model's sizes: tiny for tests; "real" approximates openaudio-s1-mini
+# (a Qwen3-0.6B-sized slow transformer, 4 fast layers, ~150k vocabulary, 8192 context) for
+# throughput checks on a GPU with random weights. The codec stays tiny in both.
+S1_SIZES: dict[str, dict[str, int]] = {
+    "tiny": dict(
+        n_layer=2, n_head=2, n_local_heads=1, dim=64, head_dim=32, intermediate_size=128,
+        max_seq_len=4096, n_fast_layer=1, fast_dim=64, fast_n_head=2, fast_n_local_heads=1,
+        fast_head_dim=32, fast_intermediate_size=128, text_tokens=0,
+    ),
+    "real": dict(
+        n_layer=28, n_head=16, n_local_heads=8, dim=1024, head_dim=128, intermediate_size=3072,
+        max_seq_len=8192, n_fast_layer=4, fast_dim=1024, fast_n_head=16, fast_n_local_heads=8,
+        fast_head_dim=64, fast_intermediate_size=3072, text_tokens=151_000,
+    ),
+}  # fmt: skip
+
+
+def build_s1(out: Path, config_dir: Path, seed: int = 0, size: str = "tiny") -> None:
     import torch
     from fish_speech.models.text2semantic.llama import DualARModelArgs, DualARTransformer
     from fish_speech.tokenizer import FishTokenizer
 
     out.mkdir(parents=True, exist_ok=True)
     _byte_tokenizer(out / "tokenizer.tiktoken")
+    sizes = dict(S1_SIZES[size])
+    # Placeholder tokens give the real size's output layer its width.
+    filler = [f"<|filler:{i}|>" for i in range(sizes.pop("text_tokens"))]
     # Semantic tokens last: upstream turns a sampled id into a code as id - first semantic id,
     # so the vocabulary must end at <|semantic:4095|>.
-    special = S1_SPECIAL + [f"<|semantic:{i}|>" for i in range(S1_SEMANTIC)]
+    special = S1_SPECIAL + filler + [f"<|semantic:{i}|>" for i in range(S1_SEMANTIC)]
     tokenizer = FishTokenizer(str(out / "tokenizer.tiktoken"), special)
-    dim = 64
     config = DualARModelArgs(
         vocab_size=tokenizer.semantic_end_id + 1,
-        n_layer=2,
-        n_head=2,
-        n_local_heads=1,
-        dim=dim,
-        head_dim=32,
-        intermediate_size=2 * dim,
-        max_seq_len=4096,  # generate_long refuses prompts over max_seq_len - 2048
+        # max_seq_len: generate_long refuses prompts over max_seq_len - 2048
         codebook_size=4096,
         num_codebooks=10,
-        n_fast_layer=1,
-        fast_dim=dim,
-        fast_n_head=2,
-        fast_n_local_heads=1,
-        fast_head_dim=32,
-        fast_intermediate_size=2 * dim,
         attention_qk_norm=True,
         scale_codebook_embeddings=True,
         norm_eps=1e-6,
         rope_base=1e6,
+        **sizes,
     )
     torch.manual_seed(seed)
     DualARTransformer(config, tokenizer=tokenizer).save_pretrained(str(out))

@@ -45,7 +45,8 @@ from refmgr.versions import installed_version
 
 S1 = "fish-s1"
 V15 = "fish-1.5"
-S1_CODEC_CONFIG = "modded_dac_vq"  # the stock config of openaudio-s1-mini's codec.pth
+S1_CODEC_CONFIG = "modded_dac_vq"
+V15_CHUNK_LENGTH = 150  # fish-speech-lib's generate_long splits text into chunks of this  # the stock config of openaudio-s1-mini's codec.pth
 S1_LOGGERS = ("fish_speech",)
 V15_LOGGERS = ("fish_speech_lib",)
 
@@ -196,9 +197,15 @@ def codec_config_sha256(model: str, config_name: str | None = None) -> str:
 
 
 def load_codec(
-    model: str, directory: Path, device: torch.device, config_name: str | None = None
+    model: str,
+    directory: Path,
+    device: torch.device,
+    config_name: str | None = None,
+    config_sha256: str | None = None,
 ) -> CodecModel:
-    digest = codec_config_sha256(model, config_name)
+    """CONFIG_SHA256: the config's hash where the caller has it already (an engine's pins);
+    composing the config only to hash it again costs as much as loading the tiny codec."""
+    digest = config_sha256 or codec_config_sha256(model, config_name)
     module = codec_module(model)
     if model == S1:
         path = directory / "codec.pth"
@@ -275,6 +282,74 @@ class SemanticModel:
         if self.model == S1:
             return self._generate_s1(text, transcript, codes, sampling)
         return self._generate_v15(text, transcript, codes, sampling)
+
+    def prompt(self, text: str, transcript: str, codes: torch.Tensor) -> torch.Tensor | None:
+        """The encoded prompt [codebooks + 1, T] that generate_long builds for TEXT in the
+        voice of (TRANSCRIPT, CODES); ContextTooLong where it does not fit. None: fish-1.5
+        splits TEXT into several segments, each prompted with the ones before (only
+        generate_long itself speaks such a text)."""
+        if self.model != S1:
+            return self._prompt_v15(text, transcript, codes)
+        from fish_speech.content_sequence import ContentSequence, TextPart, VQPart
+
+        sequence = ContentSequence(modality="interleave")
+        sequence.append(
+            [TextPart(text=transcript), VQPart(codes=codes.to("cpu", torch.long))],
+            add_end=True,
+            speaker=0,
+        )
+        sequence.append([TextPart(text=text)], add_end=False, speaker=0)
+        with _upstream_call():
+            encoded, _, _ = sequence.encode_for_inference(
+                self.module.tokenizer, num_codebooks=self.module.config.num_codebooks
+            )
+        limit = self.context - 2048  # generate_long's own limit
+        if encoded.size(1) > limit:
+            raise ContextTooLong(int(encoded.size(1)), limit)
+        return encoded
+
+    def _prompt_v15(self, text: str, transcript: str, codes: torch.Tensor) -> torch.Tensor | None:
+        inference = _import("fish_speech_lib.fish_speech.models.text2semantic.inference", V15)
+        segments = inference.split_text(text, V15_CHUNK_LENGTH)
+        if len(segments) != 1:
+            return None
+        tokenizer = self.module.tokenizer
+        books = int(self.module.config.num_codebooks)
+        with _upstream_call():
+            system = inference.Conversation(
+                messages=[
+                    inference.Message(
+                        role="system",
+                        parts=[inference.TextPart(text="Speak out the provided text.")],
+                        cal_loss=False,
+                    )
+                ]
+            ).encode_for_inference(tokenizer=tokenizer, num_codebooks=books)
+            reference = inference.encode_tokens(
+                tokenizer,
+                string=transcript,
+                device=self.device,
+                prompt_tokens=codes.to(self.device, torch.int32),
+                num_codebooks=books,
+            )
+            segment = inference.encode_tokens(
+                tokenizer, string=segments[0], device=self.device, num_codebooks=books
+            )
+        encoded = torch.cat([system.to(self.device), reference, segment], dim=1)
+        limit = self.context - 2  # a prefill's frame and one more must fit
+        if encoded.size(1) > limit:
+            raise ContextTooLong(int(encoded.size(1)), limit)
+        return encoded
+
+    def reference_prefix(self, transcript: str, codes: torch.Tensor) -> int:
+        """How many leading prompt columns depend on the reference alone (not on the text):
+        the common part of the prompts of two texts that differ from their first byte."""
+        one, two = (self.prompt(text, transcript, codes) for text in ("a", "b"))
+        if one is None or two is None:
+            return 0
+        same = (one[:, : two.shape[1]] == two[:, : one.shape[1]]).all(dim=0)
+        differs = (~same).nonzero()
+        return int(differs[0, 0]) if len(differs) else 0
 
     def _generate_s1(
         self, text: str, transcript: str, codes: torch.Tensor, sampling: SynthesisParams

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
 from refmgr.errors import BackendError
@@ -68,3 +71,34 @@ def is_out_of_memory(error: BaseException) -> bool:
 def free_cached_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+MAX_BATCH_ROWS = 32  # past this, a DualAR decode step is compute-bound on any GPU we know
+CONFIG_LIMIT = 1 << 20  # a checkpoint's config.json is a few hundred bytes
+
+
+def batch_rows_for_memory(device: torch.device, directory: Path, dtype: torch.dtype) -> int:
+    """Rows per fish-s1 batch that the GPU's memory holds: the weights (model.pth's size),
+    a margin for activations, then per row the KV caches of the whole context, twice
+    (the attention's repeated heads). Read from config.json and the device's total memory,
+    not its free memory, so one GPU model always gives the same plan (it is in the pins).
+    A power of two, 1 to MAX_BATCH_ROWS."""
+    config_path = directory / "config.json"
+    try:
+        if config_path.stat().st_size > CONFIG_LIMIT:
+            raise BackendError("config.json is too large to be a model config", config_path)
+        config = json.loads(config_path.read_text())
+        layers, heads = int(config["n_layer"]), int(config["n_head"])
+        local = int(config.get("n_local_heads", -1))
+        local = heads if local == -1 else local
+        head_dim = int(config.get("head_dim") or int(config["dim"]) // heads)
+        context = int(config["max_seq_len"])
+        weights = (directory / "model.pth").stat().st_size
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BackendError(f"cannot read the model's size: {e}", config_path) from None
+    element: int = dtype.itemsize
+    row = 2 * 2 * layers * local * head_dim * context * element
+    total = int(torch.cuda.get_device_properties(device).total_memory)
+    room = int(total * 0.9) - weights - (4 << 30)
+    rows: int = max(1, min(MAX_BATCH_ROWS, room // max(row, 1)))
+    return 1 << (rows.bit_length() - 1)
