@@ -54,10 +54,11 @@ def ray_address() -> Iterator[str]:
         # wrote into the first one's: no token authentication, on a cluster bound to
         # 127.0.0.1 that lives as long as the session.
         env.setenv("RAY_AUTH_MODE", "disabled")
-        yield from _head_node()
+        yield from head_node()
 
 
-def _head_node() -> Iterator[str]:
+def head_node() -> Iterator[str]:
+    """Start a head node with this process's environment; yield its address; stop it."""
     # Ray's socket paths must stay short: a folder of its own under /tmp, not pytest's.
     temp = Path(tempfile.mkdtemp(prefix="rfray-"))
     port = free_port()
