@@ -12,7 +12,10 @@
 #    fish-s1 engine against fish-speech's own entry points, with the figures it prints;
 # 4. the batched benchmark on the real-size S1 layout with random weights: lines/s at
 #    batch 1, 4, 8, 16 against upstream's generate_long line by line (target: >= 3x at 16),
-#    tokens/s, real-time factor, peak GPU memory.
+#    tokens/s, real-time factor, peak GPU memory;
+# 5. a fish-s1 render through the Ray executor on the GPU (benchmarks/bench_ray.py), when
+#    ray's wheel is in the wheel folder (GPU_WHEELS_RAY=1 make gpu-wheels; it is about 80 MB,
+#    more than some transfer limits allow, so without it the step says it is skipped).
 # DEVICE=cpu runs the same steps on a machine without a GPU (bf16 on CPU is slow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,5 +51,12 @@ echo "== benchmarks/bench_fish.py --device $device (tiny random-weight checkpoin
 echo "== benchmarks/bench_fish.py --device $device --size real --only-batch (issue 14: batching)"
 "$py" benchmarks/bench_fish.py --device "$device" --size real --only-batch --clips 0 \
     --tokens "${BATCH_TOKENS:-128}" --batch-lines "${BATCH_LINES:-16}" --batches 1,4,8,16 --repeat 1
+if ls "$wheels"/ray-*.whl >/dev/null 2>&1; then
+    echo "== benchmarks/bench_ray.py --engine fish-s1 --device $device (issue 14: Ray executor)"
+    "${pip[@]}" --quiet -e '.[ray]'
+    "$py" benchmarks/bench_ray.py --engine fish-s1 --device "$device"
+else
+    echo "== Ray render on $device: skipped (no ray wheel in $wheels/: GPU_WHEELS_RAY=1 make gpu-wheels)"
+fi
 echo "== benchmarks/bench_render.py (draft engine: refmgr's own overhead per line)"
 "$py" benchmarks/bench_render.py

@@ -14,9 +14,12 @@ version=${1:-3.12}
 out=${2:-wheels}
 python=${PYTHON:-python3}
 pip=("$python" -m pip --disable-pip-version-check)
+# GPU_WHEELS_RAY=1: also the Ray executor (refmgr[ray]) for gpu-check.sh's Ray step.
+extras='.[fish-1-5,dev]'
+if [ "${GPU_WHEELS_RAY:-0}" = 1 ]; then extras='.[fish-1-5,dev,ray]'; fi
 mkdir -p "$out" build
 "${pip[@]}" install --dry-run --ignore-installed --use-feature=fast-deps --quiet \
-    --report build/gpu-wheels.json torch==2.11.0 torchaudio==2.11.0 '.[fish-1-5,dev]'
+    --report build/gpu-wheels.json torch==2.11.0 torchaudio==2.11.0 "$extras"
 "$python" - build/gpu-wheels.json > build/gpu-wheels.txt <<'PY'
 import json, re, sys
 skip = re.compile(r"^(refmgr|torch|torchaudio|triton|nvidia-.*|cuda-.*)$")
