@@ -83,6 +83,10 @@ def draft() -> int:
         # Ray writes an authentication token under ~/.ray: a HOME of the benchmark's own,
         # shared by the cluster started here and the renders that join it.
         os.environ["HOME"] = f"{tmp}/home"
+        # Rendering only, on both sides: quality scoring runs in the driver whatever the
+        # executor (benchmarks/bench_quality.py measures it), and on 2 cores it would take
+        # a core from the workers that a local render leaves idle.
+        os.environ["REFMGR_QUALITY"] = "off"
         base = Path(tmp) / "voices"
         make_repository(base)
         roots = {name: Path(tmp) / name for name in ("local", "joined", "started")}
@@ -104,7 +108,10 @@ def draft() -> int:
         same = result(roots["local"]) == result(roots["joined"]) == result(roots["started"])
     ok = joined / local <= TARGET
     load = os.getloadavg()[0]
-    print(f"draft engine, {LINES} lines, {os.cpu_count()} CPUs, load average {load:.2f}")
+    print(
+        f"draft engine, {LINES} lines, {os.cpu_count()} CPUs, load average {load:.2f}, "
+        "no quality scoring"
+    )
     print(f"local render (baseline):             {local:6.2f} s")
     print(
         f"ray, {WORKERS} workers, cluster already up:  {joined:6.2f} s  "

@@ -45,6 +45,10 @@ NAMESPACE_PREFIX = "refmgr-"  # each render's actors live in a namespace of thei
 # Batches handed to a worker before it gives one back: one to render, one queued, so it
 # never waits for the driver, and no more, so that what is left goes to whoever is free.
 DEPTH = 2
+# Lines in one call to a worker whose engine does not batch (the draft engine): a call
+# costs the driver and Ray a few milliseconds, a draft line about 30 ms; a few lines a call
+# keep that small and still leave the lines to whichever worker is free.
+LINES_PER_CALL = 8
 # A line whose worker died this many times fails (it may be what kills them).
 MAX_TRIES = 3
 # No worker ready in this time: the cluster cannot place one (no GPU, no free CPU).
@@ -128,9 +132,9 @@ class Worker:
 
     def ready(self) -> tuple[int, dict[str, Any], int]:
         """Its process id, the engine's pins (checked against the driver's) and how many
-        lines it takes at once (an engine that batches: its max_batch; else 1)."""
+        lines it takes at once (an engine that batches: its max_batch; else LINES_PER_CALL)."""
         batch = getattr(self.engine, "max_batch", None)
-        return os.getpid(), self.engine.pins(), batch if isinstance(batch, int) else 1
+        return os.getpid(), self.engine.pins(), batch if isinstance(batch, int) else LINES_PER_CALL
 
     def pid(self) -> int:
         return os.getpid()
