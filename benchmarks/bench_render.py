@@ -107,7 +107,10 @@ class Run:
     summary: str
 
 
-def render(root: Path) -> Run:
+def render(root: Path, *, scoring: bool = True) -> Run:
+    """``scoring=False``: REFMGR_QUALITY=off, to tell refmgr's own time from the scorers'
+    (with refmgr[qa] installed, a render scores what it renders)."""
+    env = None if scoring else {**os.environ, "REFMGR_QUALITY": "off"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
@@ -116,6 +119,7 @@ def render(root: Path) -> Run:
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -157,17 +161,20 @@ def main() -> int:
         # unlucky scheduling pause would otherwise decide the figure.
         script = root / "episode.txt"
         original = script.read_text()
-        ones = []
+        ones, unscored = [], []
         for trial in range(TRIALS):
-            script.write_text(original.replace("Line 117:", f"Line 117, take {trial}:"))
-            ones.append(render(root))
-            assert "rendered 1," in ones[-1].summary, ones[-1].summary
+            for runs, scoring in ((ones, True), (unscored, False)):
+                take = f"Line 117, take {trial}{'' if scoring else ' unscored'}:"
+                script.write_text(original.replace("Line 117:", take))
+                runs.append(render(root, scoring=scoring))
+                assert "rendered 1," in runs[-1].summary, runs[-1].summary
         noops = []
         for _ in range(TRIALS):
             noops.append(render(root))
             assert "rendered 0," in noops[-1].summary, noops[-1].summary
         page_times, page_cached_times = report_times(root)
     one = statistics.median(r.wall for r in ones)
+    one_unscored = statistics.median(r.wall for r in unscored)
     noop = statistics.median(r.wall for r in noops)
     load = os.getloadavg()[0]
     print(f"draft engine, {LINES} lines, {os.cpu_count()} CPUs, load average {load:.2f}")
@@ -181,6 +188,10 @@ def main() -> int:
     print(
         f"one line changed:           {one:6.2f} s  ({one / full.wall:.3f} of the full render; "
         f"target <= {ONE_LINE_TARGET}) {'ok' if ok_one else 'MISSED'}  {_spread(ones)}"
+    )
+    print(
+        f"  the same, not scored:     {one_unscored:6.2f} s  ({one_unscored / full.wall:.3f} of "
+        f"the full render: the rest is the scorers' start-up, refmgr[qa])  {_spread(unscored)}"
     )
     print(
         f"no-op, all {LINES} lines:      {noop:6.2f} s  ({noop / full.wall:.3f} of the full "
