@@ -119,3 +119,31 @@ def test_a_failing_line_ends_with_its_first_passing_take_and_is_reproduced(
     )
     assert synthesized.calls == chosen and forced.run.scored == 0 and scored.calls == 0
     assert output.read_bytes() == expected
+
+
+def test_a_line_in_chunks_is_retaken_whole_and_reproduced_from_the_lock(
+    flite_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A split line that fails the gate is retaken with another seed for all its chunks;
+    the best take stays, the lock lists its search and its chunks, and the next render
+    makes nothing (the chosen take's chunks are those on disk)."""
+    from tests.support.render import check_lock, chunk_files, long_text
+
+    (flite_repo / "ep.txt").write_text(f"[long] slt: {long_text(1200)}\n")
+    set_limits(flite_repo, max_duration_ratio=0.05, min_duration_ratio=0.01)  # no take passes
+    options = RenderOptions(retakes=2)
+    result = render_script(open_project(flite_repo), flite_repo / "ep.txt", options=options)
+    assert [s.line.label for s in result.run.rendered] == ["long"]
+    assert result.run.takes == 3
+    (entry,) = check_lock(flite_repo)["entries"]
+    assert len(entry["chunks"]) >= 4
+    tried = entry["quality"]["takes"]
+    assert [t["take"] for t in tried] == [1, 2, 3]
+    chosen = entry.get("take", {"take": 1})["take"]
+    assert chosen in (1, 2, 3)
+    chunk_keys = {c["key"] for c in entry["chunks"]}
+    assert chunk_keys <= {name.removesuffix(".wav") for name in chunk_files(flite_repo)}
+
+    synthesized = Counter(monkeypatch, DraftEngine, "synthesize")
+    again = render_script(open_project(flite_repo), flite_repo / "ep.txt", options=options)
+    assert again.run.rendered == [] and synthesized.calls == 0
