@@ -1,6 +1,8 @@
 """A shard's bundle: its shard lock and exactly the outputs that lock lists, in a folder
 laid out as the repository (``DIR/renders/NAME.shard-K-of-N.lock.json``,
-``DIR/renders/NAME/ID-CHARACTER.wav``).
+``DIR/renders/NAME/ID-CHARACTER.wav``), with the cached chunks of its split lines
+(``DIR/renders/NAME/.chunks/KEY.wav``, see chunks.py) where they are on disk: so that the
+merge job's ``renders/``, which a CI cache keeps for the next run, holds them too.
 
 What a CI shard job uploads (``render export``) and the merge job reads (``render merge
 SCRIPT DIR...``). A shard's ``renders/`` also holds the other shards' lines as the cache
@@ -18,14 +20,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from refmgr.errors import RefmgrError
 from refmgr.fsutil import atomic_write
-from refmgr.project import Project
+from refmgr.project import Project, is_real_dir
+from refmgr.render.chunks import CHUNKS_DIR, MAX_CHUNK_BYTES
 from refmgr.render.lockfile import dump_lock, lock_path, read_lock
 from refmgr.render.output import SUFFIX, facts_of
 from refmgr.render.plan import Shard
@@ -63,6 +66,7 @@ def export_bundle(project: Project, name: str, shard: Shard, target: Path) -> li
                 project.root / path,
             )
         files[path] = data
+    files |= _chunks(project, name, project.root, lock["entries"])
     files[project.relative(source)] = dump_lock(lock)
     _write_all(target, files)
     return sorted(files)
@@ -110,8 +114,50 @@ def bring_outputs(project: Project, name: str, bundles: list[Bundle]) -> list[st
                 )
             if _read_output(project.root, path, entry, None) is None:
                 wanted[path] = data
+    chunks: dict[str, bytes] = {}
+    for bundle in bundles:
+        chunks |= _chunks(project, name, bundle.directory, bundle.lock["entries"])
+    folder = project.renders_dir / name / CHUNKS_DIR
+    if not folder.exists() or is_real_dir(project.root, folder):  # else the next render fixes it
+        for path, data in chunks.items():
+            sha256 = hashlib.sha256(data).hexdigest()
+            if _read_chunk(project.root, project.root / path, sha256) is None:
+                wanted[path] = data
     _write_all(project.root, wanted)
     return sorted(wanted)
+
+
+def _chunks(
+    project: Project, name: str, root: Path, entries: Iterable[Mapping[str, Any]]
+) -> dict[str, bytes]:
+    """The cached chunks of the split lines in ``entries`` that are under ``root`` as the
+    lock records them (by path). A cache: a chunk absent, or not a regular file of the
+    recorded sha256, is left out, never an error."""
+    folder = project.renders_dir / name / CHUNKS_DIR
+    if not is_real_dir(root, root / folder.relative_to(project.root)):
+        return {}
+    found = {}
+    for entry in entries:
+        for chunk in entry.get("chunks") or ():
+            # The lock's schema makes key and sha256 64 hex digits: a file name, no path.
+            path = f"{project.relative(folder)}/{chunk['key']}.wav"
+            data = _read_chunk(root, root / path, chunk["sha256"])
+            if data is not None:
+                found[path] = data
+    return found
+
+
+def _read_chunk(root: Path, file: Path, sha256: str) -> bytes | None:
+    try:
+        st = os.lstat(file)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CHUNK_BYTES:
+            return None
+        if not file.resolve().is_relative_to(root.resolve()):
+            return None
+        data = file.read_bytes()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def _write_all(base: Path, files: dict[str, bytes]) -> None:

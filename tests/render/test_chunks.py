@@ -476,6 +476,43 @@ def test_shards_of_a_script_with_a_long_line_merge_into_the_whole_renders_lock(
     assert "chunks" in json.loads(merged)["entries"][1]
 
 
+def test_shard_bundles_carry_the_chunks_so_the_merged_cache_re_renders_one_chunk(
+    long_repo: Path, tmp_path: Path
+) -> None:
+    """CI: shard jobs render and export, a merge job in a fresh checkout merges the bundles;
+    its renders/ (what the CI cache keeps) then holds the split line's chunks, so the next
+    run's edit of one sentence speaks one chunk. A bundle's chunk file whose bytes are not
+    those its lock records is left behind."""
+    from refmgr.commands.render import export_shard
+
+    merge_job = tmp_path / "merge"
+    shutil.copytree(long_repo, merge_job, symlinks=True)
+    bundles = []
+    for k in (1, 2):
+        render(long_repo, shard=Shard(k, 2))
+        bundle = tmp_path / f"bundle-{k}"
+        export_shard(open_project(long_repo), Path("ep.txt"), Shard(k, 2), bundle)
+        bundles.append(bundle)
+    carried = sorted(chunk_files(long_repo))
+    # The long line is in one shard: its bundle alone has chunks.
+    (bad,) = [b for b in bundles if (b / "renders" / "ep" / ".chunks").is_dir()]
+    (shard_lock,) = (bad / "renders").glob("ep.shard-*-of-2.lock.json")
+    entry = next(e for e in json.loads(shard_lock.read_text())["entries"] if e["id"] == "long")
+    spoiled = next(c["key"] for c in entry["chunks"] if "In part 7, " not in c["text"])
+    tampered = bad / "renders" / "ep" / ".chunks" / f"{spoiled}.wav"
+    tampered.write_bytes(tampered.read_bytes()[:-2] + b"\0\0")
+
+    merge_shards(open_project(merge_job), Path("ep.txt"), bundles)
+    assert sorted(chunk_files(merge_job)) == [n for n in carried if n != f"{spoiled}.wav"]
+    script = merge_job / "ep.txt"
+    script.write_text(script.read_text().replace("In part 7, ", "In part 7, then "))
+    before = chunk_files(merge_job)
+    assert rendered(render(merge_job)) == ["long"]
+    new = [n for n, ino in chunk_files(merge_job).items() if before.get(n) != ino]
+    assert len(new) == 2  # the edited sentence, and the chunk the bundle's copy could not give
+    check_lock(merge_job)
+
+
 def test_render_status_says_how_many_chunks_changed(long_repo: Path) -> None:
     render(long_repo)
     script = long_repo / "ep.txt"
