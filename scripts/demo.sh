@@ -33,9 +33,10 @@ cp ../../../examples/episode.txt episode.txt
 echo; echo "== refmgr render episode.txt --mix ../episode.wav   (draft engine: eSpeak NG at each voice's pitch and rate)"
 refmgr render episode.txt --mix ../episode.wav
 echo; echo "== edit one line, then refmgr render status / render again: only that line renders"
+echo "   (--report: the review page, one row per line with its player and picture)"
 sed -i.bak 's/three weeks of letters/a month of letters/' episode.txt && rm episode.txt.bak
 refmgr render status episode.txt
-refmgr render episode.txt
+refmgr render episode.txt --report ../review.html
 
 echo
 echo "Done. Files:"
@@ -47,4 +48,5 @@ echo "  script           $demo/voices/episode.txt"
 echo "  rendered lines   $demo/voices/renders/episode/ ($(ls renders/episode | wc -l) WAV files, draft voices, not committed)"
 echo "  render lock      $demo/voices/renders/episode.lock.json (what each line was made from)"
 echo "  whole episode    $demo/episode.wav (every line in order)"
+echo "  review page      $demo/review.html (open it in a browser: players, pictures, j/k/space)"
 echo "  git repository   $demo/voices/.git (the voice repository's own; commit with git add -A && git commit)"
