@@ -600,9 +600,11 @@ def _changed_cell(changes: tuple[str, ...]) -> str:
     """What changed, short: a reference or an engine pin by name, a parameter with its values."""
     names: list[str] = []
     for change in changes:
-        name = change.split(" ", 1)[0]
-        if name.startswith("reference.") or "…" in change:
-            change = name.split(".", 1)[0] if name.startswith("reference.") else name
+        name = change.split(":", 1)[0]  # as lockdiff.Change.describe words it
+        if name.startswith("reference."):
+            change = "reference"
+        elif name == "text" or len(change) > 32:
+            change = name
         if change not in names:
             names.append(change)
     return ", ".join(names) or "-"

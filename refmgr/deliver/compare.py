@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from refmgr import gitrepo
 from refmgr.config import SCORE_DIRECTIONS, DriftLimits
+from refmgr.deliver.lockdiff import entry_changes
 from refmgr.errors import GitError, RefmgrError
 from refmgr.fsutil import read_regular
 from refmgr.project import Project, repo_relative
@@ -380,29 +381,13 @@ def _changes(
     old: Mapping[str, Any],
     new: Mapping[str, Any],
 ) -> Iterator[str]:
-    if old["text"] != new["text"]:
-        yield "text"
-    yield from _differences("params", old["params"], new["params"])
-    old_take, new_take = old.get("take"), new.get("take")
-    if old_take != new_take:
-        yield f"take {_take(old_take)} -> {_take(new_take)}"
-    yield from _differences("lexicon", old.get("lexicon") or {}, new.get("lexicon") or {})
-    if old["character"] != new["character"]:
-        yield f"character {old['character']} -> {new['character']}"
-    yield from _differences(
-        "reference",
-        old_lock["references"][old["character"]]["inputs"],
-        new_lock["references"][new["character"]]["inputs"],
-    )
-    yield from _differences("engine", _engine(old_lock), _engine(new_lock))
+    """What changed in the line's inputs, worded as the review page words it."""
+    for change in entry_changes(old_lock, old, new_lock, new):
+        yield change.describe()
 
 
 def _engine(lock: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": lock["engine"]["id"], "pins": lock["engine"]["pins"]}
-
-
-def _take(take: Any) -> str:
-    return "1" if take is None else f"{take['take']} (seed {take['seed']})"
 
 
 def _differences(prefix: str, old: Any, new: Any) -> Iterator[str]:

@@ -67,6 +67,17 @@ def line_changes(previous: Lock | None, current: Lock) -> dict[str, list[Change]
     return found
 
 
+def entry_changes(
+    previous: Lock, old: Mapping[str, Any], current: Lock, new: Mapping[str, Any]
+) -> list[Change]:
+    """What changed in the inputs of one line, entry ``old`` of lock ``previous`` to entry
+    ``new`` of lock ``current``: the engine's included, its audio not (``render compare``
+    weighs that by ear)."""
+    changes = _entry_changes(previous, old, current, new)
+    changes += _engine_changes(previous["engine"], current["engine"])
+    return [c for c in changes if c.what != "audio"]
+
+
 def every_line_new(current: Lock) -> dict[str, list[Change]]:
     """The changes of ``current`` against a revision that had no lock at all."""
     return {line["id"]: [Change("new")] for line in [*current["entries"], *current["missing"]]}

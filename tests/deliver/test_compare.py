@@ -60,7 +60,7 @@ def test_a_changed_speaker_drifts_and_fails(drift_repo: Path) -> None:
         line = lines[line_id]
         # The same voice saying other words, or the same words a little faster: no drift.
         assert line["similarity"] >= MIN, line
-        assert change in line["changes"]
+        assert [c for c in line["changes"] if c.startswith(change)], (change, line["changes"])
         assert not any(c.startswith("reference") for c in line["changes"])
         assert line["problems"] == []
     # Duration is judged for the same words only: b1's new text is not a drift.
@@ -220,7 +220,7 @@ def test_an_engine_upgrade_with_the_same_voices(drift_repo: Path) -> None:
     assert code == 0, report
     assert report["notes"] == ["engine pins.voice en-us -> en-gb-x-rp"]
     for line in report["lines"]:
-        assert line["changes"] == ["engine.pins.voice en-us -> en-gb-x-rp"]
+        assert line["changes"] == ["pins.voice: en-us -> en-gb-x-rp"]
         assert line["old_audio"]["source"] == "archive"
         assert line["similarity"] >= MIN
     # A stricter guard in refmgr.toml fails the same upgrade.
@@ -315,7 +315,7 @@ def test_a_lock_that_points_out_of_the_repository(drift_repo: Path, tmp_path: Pa
     code, report = compare(drift_repo, str(hostile))
     lines = by_id(report)
     assert lines["a1"]["old_audio"]["source"] == "unavailable"
-    assert "character ../../evil -> alpha" in lines["a2"]["changes"]
+    assert "character: ../../evil -> alpha" in lines["a2"]["changes"]
     assert "'../../evil' is not a reference name" in lines["a2"]["old_audio"]["detail"]
     assert code == 1 and snapshot(drift_repo) == before
 

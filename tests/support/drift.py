@@ -24,7 +24,7 @@ SCRIPT = """\
 [b2] beta: Then we wait until morning.
 [a3] alpha: Good night, and sleep well.
 """
-CHANGED = {"b1": "text", "b2": "params.seed 0 -> 3"}
+CHANGED = {"b1": "text: ", "b2": "seed: 0 -> 3"}  # the start of what render compare says
 NEW_TEXT = "Did you hear the bell across the water?"
 
 
