@@ -20,7 +20,7 @@ from refmgr.render.output import pcm_of
 from tests.support.cli import run_cli, top_level_imports
 from tests.support.gitenv import template_git
 from tests.support.helpers import RecordingFactory, snapshot
-from tests.support.report import read_page
+from tests.support.report import read_page, repeated_rows
 
 
 def _must(*args: str) -> str:
@@ -242,27 +242,8 @@ def test_failing_scores_are_the_gates(cast_repo: Path) -> None:
 def test_a_page_of_2000_lines_stays_small_and_lazy(cast_repo: Path) -> None:
     _must("render", "ep.txt")
     entries = _lock(cast_repo)["entries"]
-    pictures = []
-    for entry in entries:
-        samples, rate = pcm_of((cast_repo / entry["output"]["path"]).read_bytes())
-        png = draw(samples, rate)
-        assert picture_problem(png) is None
-        pictures.append("data:image/png;base64," + base64.b64encode(png).decode())
-    rows = [
-        LineRow(
-            i + 1,
-            f"{i + 1:04d}",
-            entries[i % 5]["character"],
-            entries[i % 5]["text"],
-            entries[i % 5]["output"]["path"],
-            entries[i % 5]["output"]["duration_s"],
-            picture=pictures[i % 5],
-            comparison=Comparison("old/" + entries[i % 5]["output"]["path"], 0.91, "path")
-            if i == 7
-            else None,
-        )
-        for i in range(2000)
-    ]
+    old = Comparison("old/" + entries[7 % 5]["output"]["path"], 0.91, "path")
+    rows = repeated_rows(cast_repo, entries, 2000, {7: old})
     html = page_html(
         ReportPage(Provenance("ep.txt", "renders/ep.lock.json", "draft", True, {}), rows)
     )

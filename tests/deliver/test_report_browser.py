@@ -8,20 +8,18 @@ quietest and the loudest line, lines that fail the gate as `render status` judge
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from refmgr.deliver.pictures import draw
-from refmgr.deliver.report import LineRow, Provenance, ReportPage, page_html
-from refmgr.render.output import pcm_of
+from refmgr.deliver.report import Provenance, ReportPage, page_html
 from tests.support.browser import chromium, console_errors, screenshot_variance
 from tests.support.cli import run_cli
 from tests.support.gitenv import template_git
 from tests.support.quality import require_qa, set_limits
+from tests.support.report import repeated_rows
 
 
 def _must(*args: str) -> str:
@@ -152,23 +150,7 @@ def test_a_page_of_2000_lines_loads_lazily(cast_repo: Path) -> None:
     loads no audio, decodes only the pictures near the screen, and the keys still work."""
     _must("render", "ep.txt")
     lock = json.loads((cast_repo / "renders" / "ep.lock.json").read_text())
-    entries = lock["entries"]
-    pictures = []
-    for entry in entries:
-        samples, rate = pcm_of((cast_repo / entry["output"]["path"]).read_bytes())
-        pictures.append("data:image/png;base64," + base64.b64encode(draw(samples, rate)).decode())
-    rows = [
-        LineRow(
-            i + 1,
-            f"{i + 1:04d}",
-            entries[i % 5]["character"],
-            entries[i % 5]["text"],
-            entries[i % 5]["output"]["path"],
-            entries[i % 5]["output"]["duration_s"],
-            picture=pictures[i % 5],
-        )
-        for i in range(2000)
-    ]
+    rows = repeated_rows(cast_repo, lock["entries"], 2000)
     provenance = Provenance("ep.txt", "renders/ep.lock.json", "draft", True, {})
     page = cast_repo / "big.html"
     page.write_text(page_html(ReportPage(provenance, rows)))

@@ -1,10 +1,50 @@
-"""Reading a review page back (html.parser): its rows, their cells, players and pictures."""
+"""Reading a review page back (html.parser): its rows, their cells, players and pictures;
+and the rows of a long page made of a render's real lines over and over."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
+
+from refmgr.deliver.pictures import draw, picture_problem
+from refmgr.deliver.report import Comparison, LineRow
+from refmgr.render.output import pcm_of
+
+
+def repeated_rows(
+    root: Path,
+    entries: Sequence[Mapping[str, Any]],
+    count: int,
+    comparisons: Mapping[int, Comparison] | None = None,
+) -> list[LineRow]:
+    """``count`` rows cycling through the lock ``entries`` (their real outputs and
+    pictures); ``comparisons``: by row index, an A/B take."""
+    pictures = []
+    for entry in entries:
+        samples, rate = pcm_of((root / entry["output"]["path"]).read_bytes())
+        png = draw(samples, rate)
+        assert picture_problem(png) is None
+        pictures.append("data:image/png;base64," + base64.b64encode(png).decode())
+    rows = []
+    for i in range(count):
+        entry = entries[i % len(entries)]
+        rows.append(
+            LineRow(
+                i + 1,
+                f"{i + 1:04d}",
+                entry["character"],
+                entry["text"],
+                entry["output"]["path"],
+                entry["output"]["duration_s"],
+                picture=pictures[i % len(entries)],
+                comparison=(comparisons or {}).get(i),
+            )
+        )
+    return rows
 
 
 @dataclass
