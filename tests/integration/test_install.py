@@ -111,7 +111,7 @@ def test_the_readme_gpu_install_resolves_with_pips_resolver(tmp_path: Path) -> N
 
 def readme_extra_installs() -> list[list[str]]:
     """The README's other ``pip install 'refmgr[EXTRA]'`` commands (quality scorers,
-    delivery), in code blocks or inline in the prose."""
+    delivery, Ray, the browser test), in code blocks or inline in the prose."""
     found = re.findall(
         r"^(pip install '?refmgr\[.*)$|`(pip install '?refmgr\[[^`]+)`", README.read_text(), re.M
     )
@@ -120,10 +120,10 @@ def readme_extra_installs() -> list[list[str]]:
     return [c for c in commands if c not in gpu]
 
 
-def test_the_readme_names_the_quality_and_delivery_extras() -> None:
+def test_the_readme_names_the_quality_delivery_ray_and_browser_extras() -> None:
     matches = [REFMGR.match(w) for c in readme_extra_installs() for w in c]
     extras = {m.group(1) for m in matches if m is not None}
-    assert {"[qa]", "[deliver]"} <= extras, extras
+    assert {"[qa]", "[deliver]", "[ray]", "[browser]"} <= extras, extras
 
 
 @pytest.mark.slow
@@ -135,7 +135,8 @@ def test_the_readme_extras_resolve_with_pips_resolver(tmp_path: Path) -> None:
     for i, command in enumerate(readme_extra_installs()):
         versions = dry_run(local(command, str(ROOT)), tmp_path / f"extra-{i}.json")
         assert "refmgr" in versions, command
-        if "-c" in command:  # the constraints keep their pins (torch above all)
+        assert "torch" in versions or "refmgr[qa]" not in command, versions  # qa needs torch
+        if "-c" in command and "torch" in versions:  # the constraints keep torch on its pin
             pins = (ROOT / command[command.index("-c") + 1]).read_text()
             pinned = re.search(r"^torch==(\S+)", pins, re.M)
             assert pinned and versions["torch"].split("+")[0] == pinned.group(1), versions["torch"]
