@@ -197,7 +197,8 @@ def _page_name(ctx: click.Context, param: click.Parameter, value: Path | None) -
     type=click.IntRange(min=1),
     metavar="N",
     help="Lines an engine that batches (fish) renders in one pass, at most (default: what "
-    "the device's memory allows). Not part of the cache key.",
+    "the device's memory allows). On a CPU not part of the cache key; on a GPU the pins "
+    "record it (a batch's shape decides the bytes there).",
 )
 @click.option(
     "--executor",
