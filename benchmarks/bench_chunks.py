@@ -22,6 +22,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,32 +37,16 @@ from refmgr.commands.render import RenderOptions, plan_render, render_script
 from refmgr.params import DEFAULTS
 from refmgr.project import open_project
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support.render, when run as a script
+from tests.support.render import long_text  # noqa: E402  (the tests' long line, edits and all)
+
 TRIALS = 3
 EDIT_TARGET = 0.35
 READING = (
     "The quick brown fox jumps over the lazy dog while the band plays a slow waltz under "
     "the old bridge, and everyone on the river bank stops to listen."
 )
-PARTS = (
-    "the keeper climbed the narrow stairs",
-    "a gull cried over the grey water",
-    "the lamp turned slowly in its brass cage",
-    "far out a fishing boat rolled in the swell",
-    "the wind pulled at the shutters of the house",
-    "somebody sang an old song down by the pier",
-)
-
-
-def long_text(chars: int, edited: int | None = None) -> str:
-    sentences: list[str] = []
-    while sum(len(s) + 1 for s in sentences) < chars:
-        i = len(sentences)
-        words = [PARTS[(i + k) % len(PARTS)] for k in range(5)]
-        opening = "Then, in part" if i == edited else "In part"
-        sentences.append(f"{opening} {i + 1}, " + ", and ".join(words) + ".")
-    return " ".join(sentences)
-
-
 def make_repository(root: Path, chars: int) -> None:
     init_repository(root)
     project = open_project(root)

@@ -76,13 +76,15 @@ PARTS = (
 )
 
 
-def long_text(chars: int = 3000) -> str:
-    """Sentences of 200-odd characters (each a chunk of its own with the draft engine)."""
-    sentences, i = [], 0
+def long_text(chars: int = 3000, edited: int | None = None) -> str:
+    """Sentences of 200-odd characters (each a chunk of its own with the draft engine);
+    ``edited``: the sentence of that index (from 0) opens with other words."""
+    sentences: list[str] = []
     while sum(len(s) + 1 for s in sentences) < chars:
+        i = len(sentences)
         words = [PARTS[(i + k) % len(PARTS)] for k in range(5)]
-        sentences.append(f"In part {i + 1}, " + ", and ".join(words) + ".")
-        i += 1
+        opening = "Then, in part" if i == edited else "In part"
+        sentences.append(f"{opening} {i + 1}, " + ", and ".join(words) + ".")
     return " ".join(sentences)
 
 
