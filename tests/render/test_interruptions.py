@@ -12,13 +12,20 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.helpers import one_line_error
-from tests.support.render import check_lock, outputs, render, rendered, whole_outputs
+from tests.support.render import (
+    check_lock,
+    outputs,
+    render,
+    rendered,
+    start_render,
+    wait_for_outputs,
+    whole_outputs,
+)
 
 LONG = "\n".join(
     f"{'alpha' if i % 2 else 'beta'}: This is line number {i} of a long scene."
@@ -26,32 +33,11 @@ LONG = "\n".join(
 )
 
 
-def start_render(root: Path, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "refmgr", "render", "long.txt", *args],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **kwargs,  # type: ignore[call-overload]
-    )
-
-
-def wait_for_outputs(root: Path, n: int, proc: subprocess.Popen[bytes]) -> None:
-    folder = root / "renders" / "long"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if folder.is_dir() and len(list(folder.glob("*.wav"))) >= n:
-            return
-        assert proc.poll() is None, "the render ended before it could be stopped"
-        time.sleep(0.005)
-    raise AssertionError("no outputs appeared")
-
-
 @pytest.mark.slow
 def test_sigkill_mid_render_then_restart_completes(cast_repo: Path, tmp_path: Path) -> None:
     (cast_repo / "long.txt").write_text(LONG)
-    proc = start_render(cast_repo)
-    wait_for_outputs(cast_repo, 4, proc)
+    proc = start_render(cast_repo, "long.txt")
+    wait_for_outputs(cast_repo, "long", 4, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_with = {p.name for p in (cast_repo / "renders" / "long").glob("*.wav")}
@@ -99,8 +85,8 @@ def test_leftovers_of_a_crash_are_cleaned_and_rendered_again(cast_repo: Path) ->
 def test_ctrl_c_locks_what_finished_and_exits_130(cast_repo: Path) -> None:
     (cast_repo / "long.txt").write_text(LONG)
     # Its own process group, signalled as a whole: what a terminal does on Ctrl-C.
-    proc = start_render(cast_repo, start_new_session=True)
-    wait_for_outputs(cast_repo, 3, proc)
+    proc = start_render(cast_repo, "long.txt", start_new_session=True)
+    wait_for_outputs(cast_repo, "long", 3, proc)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,15 @@ from tests.integration.test_validate_light import imported_modules
 from tests.support.cli import run_cli
 from tests.support.helpers import git, one_line_error
 from tests.support.ray_cluster import free_port, kill_a_worker, ray_address
-from tests.support.render import check_lock, outputs, render, rendered, whole_outputs
+from tests.support.render import (
+    check_lock,
+    outputs,
+    render,
+    rendered,
+    start_render,
+    wait_for_outputs,
+    whole_outputs,
+)
 
 __all__ = ["ray_address"]
 
@@ -117,32 +124,7 @@ def test_a_worker_killed_mid_render_loses_only_its_lines(
 
 
 def start_ray_render(root: Path, address: str, **kwargs: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "refmgr",
-            "render",
-            "scene.txt",
-            "--executor=ray",
-            f"--address={address}",
-        ],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **kwargs,  # type: ignore[call-overload]
-    )
-
-
-def wait_for_outputs(root: Path, n: int, proc: subprocess.Popen[bytes]) -> None:
-    folder = root / "renders" / "scene"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if folder.is_dir() and len(list(folder.glob("*.wav"))) >= n:
-            return
-        assert proc.poll() is None, proc.communicate()[1].decode()
-        time.sleep(0.005)
-    raise AssertionError("no outputs appeared")
+    return start_render(root, "scene.txt", "--executor=ray", f"--address={address}", **kwargs)
 
 
 @pytest.mark.slow
@@ -150,7 +132,7 @@ def test_driver_sigkilled_then_restarted_keeps_what_finished(
     scene_repo: Path, local_render: Path, ray_address: str
 ) -> None:
     proc = start_ray_render(scene_repo, ray_address)
-    wait_for_outputs(scene_repo, 2, proc)
+    wait_for_outputs(scene_repo, "scene", 2, proc, timeout=120)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     # Whole outputs only: the kill may have caught the driver writing one (a .tmp file,
@@ -169,7 +151,7 @@ def test_driver_sigkilled_then_restarted_keeps_what_finished(
 @pytest.mark.slow
 def test_ctrl_c_of_a_ray_render_leaves_a_true_lock(scene_repo: Path, ray_address: str) -> None:
     proc = start_ray_render(scene_repo, ray_address, start_new_session=True)
-    wait_for_outputs(scene_repo, 2, proc)
+    wait_for_outputs(scene_repo, "scene", 2, proc, timeout=120)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +95,28 @@ def chunk_files(root: Path, name: str = "ep") -> dict[str, int]:
     """The chunk cache: file name -> inode (a chunk written again gets a new one)."""
     folder = root / "renders" / name / ".chunks"
     return {p.name: p.stat().st_ino for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+def start_render(root: Path, script: str, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    """``refmgr render SCRIPT ARGS`` in a process of its own, to be stopped mid-way."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "refmgr", "render", script, *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def wait_for_outputs(
+    root: Path, name: str, n: int, proc: subprocess.Popen[bytes], timeout: float = 60
+) -> None:
+    """Until script ``name`` has ``n`` outputs on disk, while ``proc`` still runs."""
+    folder = root / "renders" / name
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if folder.is_dir() and len(list(folder.glob("*.wav"))) >= n:
+            return
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        time.sleep(0.005)
+    raise AssertionError("no outputs appeared")
